@@ -10,7 +10,7 @@ packages=(
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpq-dev libpqxx-dev postgresql libmozjs-102-dev
-  wrk nginx-light procps
+  prometheus-cpp-dev wrk nginx-light procps iproute2
 )
 
 as_root() {

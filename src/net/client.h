@@ -11,10 +11,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "net/event_loop.h"
 #include "net/http.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace chtlink::net {
 
@@ -48,19 +53,30 @@ class HttpClient {
   // TooLarge: answer over the limit). Any HTTP status is a value, not an error.
   virtual void send(ClientRequest request, Callback done) = 0;
 
-  // Blocks the calling thread until the answer. Never call it on an I/O thread.
+  // Blocks the calling thread until the answer. Never call it on an I/O thread: the answer
+  // is delivered on one, so that thread would wait for itself.
   Result<ClientResponse> sendSync(ClientRequest request);
 };
 
 struct ClientOptions {
+  // Name lookup, TCP connect and TLS handshake together; past it: DeadlineExceeded.
   std::chrono::milliseconds connect_timeout{5'000};
+  // Default for ClientRequest::timeout.
   std::chrono::milliseconds request_timeout{30'000};
   size_t max_idle_per_host = 16;
+  // A pooled connection unused this long is closed instead of reused (servers drop idle
+  // keep-alive connections, often without the client noticing in time).
+  std::chrono::milliseconds idle_timeout{30'000};
   size_t max_response_bytes = 64 * 1024 * 1024;
   bool verify_tls = true;  // off only for tests against self-signed certificates
   std::string ca_file;     // extra trusted CA (PEM), added to the system store
+  // Where a callback that throws is reported (callbacks must not throw). May be null.
+  std::shared_ptr<spdlog::logger> error_log;
 };
 
+// The Beast/OpenSSL client. A request that fails on a reused keep-alive connection before any
+// byte of the answer arrived (the server had closed it) is sent once more on a new
+// connection. Destroy the client before `loop`; requests in flight then still complete.
 std::unique_ptr<HttpClient> makeBeastHttpClient(EventLoop& loop, ClientOptions options);
 
 // Parsed absolute URL.

@@ -5,14 +5,24 @@
 // gets 431, an oversized body 413, a malformed request 400 and the connection closed; each
 // with a JSON body. One access-log line per request (method, path, status, bytes, duration,
 // request id). X-Request-Id is honoured when the client sends one (and echoed), generated
-// otherwise.
+// otherwise (1 to 128 visible ASCII characters are honoured; anything else is replaced).
+//
+// Timeouts: a new connection must start its first request within read_timeout, and a
+// started request must arrive whole within read_timeout (else 408 and close). Between
+// keep-alive requests a connection may stay quiet for idle_timeout, then it is closed without
+// an answer. Handlers get request_timeout (else 503; their late answer is dropped). Answers
+// carry Content-Length (never chunked) and no Date header; Expect: 100-continue is honoured.
+// Framing headers a handler sets (Content-Length, Transfer-Encoding, Connection) are ignored,
+// and header values with control characters are dropped and logged.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "net/event_loop.h"
@@ -35,16 +45,22 @@ struct ServerOptions {
   uint16_t port = 0;  // 0 = any free port; listen() returns the real one
   // The setting a user changes to move this listener; quoted in "port in use" errors.
   std::string port_setting = "http.port";
-  size_t max_header_bytes = 16 * 1024;
-  size_t max_body_bytes = 10 * 1024 * 1024;
+  size_t max_header_bytes = 16 * 1024;       // request line + headers; more gets 431
+  size_t max_body_bytes = 10 * 1024 * 1024;  // more gets 413, before the body is read
   // From the first byte of a request to its last byte; a slower client gets 408 and is closed.
   std::chrono::milliseconds read_timeout{15'000};
   // From a full request to the handler's answer; past it the client gets 503 with a JSON body.
   std::chrono::milliseconds request_timeout{30'000};
   // A keep-alive connection idle for this long is closed.
   std::chrono::milliseconds idle_timeout{60'000};
+  // Sending one answer may take this long; a client reading slower is dropped.
+  std::chrono::milliseconds write_timeout{15'000};
+  // Beyond this many open connections, a new one is answered 503 (JSON) and closed.
   size_t max_connections = 10'000;
   std::optional<TlsFiles> tls;  // HTTPS when set
+  // Listener events and handler failures ("router listening on ...", exceptions, accept
+  // errors). Null: they go to the access log.
+  std::shared_ptr<spdlog::logger> error_log;
 };
 
 // What the server tells its observer after each answered request (metrics).
@@ -56,6 +72,10 @@ struct RequestRecord {
   std::chrono::nanoseconds duration;
 };
 
+// Thread-safety: construct, setObserver() and listen() on one thread; shutdown(),
+// openConnections() and acceptedConnections() from any thread. Destroy the Server before its
+// EventLoop; destroying it closes the listener and every connection at once. Pools whose
+// tasks may still answer a Reply must be stopped before the EventLoop is destroyed.
 class Server {
  public:
   Server(EventLoop& loop, ServerOptions options, Router router,
@@ -72,10 +92,13 @@ class Server {
   Result<uint16_t> listen();
 
   // Graceful stop: stop accepting, close idle connections, let in-flight requests finish
-  // for up to `drain`, then close the rest. Calls `done` (on an I/O thread) when finished.
+  // for up to `drain` (their answers carry Connection: close), then close the rest. Calls
+  // `done` (on an I/O thread) once every connection is gone. May be called from any thread.
   void shutdown(std::chrono::milliseconds drain, std::function<void()> done);
 
   size_t openConnections() const;
+  // Connections accepted since listen() (including refused ones), for tests and metrics.
+  size_t acceptedConnections() const;
 
  private:
   struct State;

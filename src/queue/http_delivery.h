@@ -2,6 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "net/client.h"
 #include "queue/queue.h"
@@ -17,7 +21,12 @@ struct HttpJob {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 };
+// JSON: {"method": "POST", "url": "...", "headers": [["Name", "value"], ...], "body": "..."}.
+// The body is carried as a JSON string, so it must be UTF-8 text (JSON, FHIR, form data).
 std::string encodeHttpJob(const HttpJob& job);
+// Parses a payload written by encodeHttpJob; "headers" may also be an object of strings.
+// InvalidArgument says what is wrong with it.
+Result<HttpJob> decodeHttpJob(std::string_view payload);
 
 // 2xx delivers; 408, 429, 5xx and network errors retry; other 4xx dead-letter at once with
 // the status and the start of the answer as the error. Every request carries

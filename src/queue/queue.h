@@ -38,6 +38,9 @@ struct QueueOptions {
   // How often workers look for due jobs when nothing wakes them (retries, other processes).
   std::chrono::milliseconds poll_interval{500};
   int claim_batch = 64;
+  // Due jobs examined per claim, as a multiple of claim_batch. Jobs for a destination at its
+  // limit are skipped, so a longer scan still finds work for the other destinations.
+  int claim_scan_factor = 8;
 };
 
 // The schema of the queue's tables.
@@ -46,6 +49,10 @@ std::span<const store::Migration> migrations();
 // Adds a job inside `tx`, so it commits or rolls back with the change that caused it.
 Result<int64_t> enqueue(store::Transaction& tx, const JobSpec& spec, const QueueOptions& options,
                         TimePoint now);
+
+// Number of jobs in each state (every state present, zero when empty), inside `tx`; for
+// callers already on a database thread (the /metrics handler).
+Result<std::map<JobState, int64_t>> countByState(store::Transaction& tx);
 
 // The delay before attempt `attempt + 1` after `attempt` failures (attempt >= 1):
 // initial * 2^(attempt-1), capped at max, with "equal jitter" (half fixed, half random) so
@@ -87,6 +94,9 @@ class JobStore {
   Status replay(int64_t id);
   Result<int64_t> replayAllDead();
   Status remove(int64_t id);
+  // Deletes delivered (done) jobs last updated before `before`; returns how many. Done rows
+  // are kept for the operator until then, so the table grows unless this runs periodically.
+  Result<int64_t> purgeDone(TimePoint before);
   // Number of jobs in each state (every state present, zero when empty).
   Result<std::map<JobState, int64_t>> depthByState();
 
@@ -97,6 +107,17 @@ class JobStore {
 
 // The worker pool. Claims due jobs in batches (state running, lease owner and expiry set),
 // hands each to the handler for its kind, and records the outcome.
+//
+// One dispatcher thread claims (never an I/O thread: it blocks on the database). Handlers'
+// done callbacks may come from any thread; they never block: outcomes are collected and
+// written in batches by the database's writer thread. An outcome is written only while this
+// pool still holds the job's lease (same owner, same attempt), so a job whose lease expired
+// and was claimed again elsewhere is never overwritten by the late first worker.
+//
+// A job of a kind with no handler in this pool is put back to pending, without counting an
+// attempt, with last_error "no handler for kind X" and run_at pushed back by max_backoff (a
+// process with the handler, or a replay, picks it up); each such kind is logged once.
+// A running job whose lease expired after its last attempt is dead-lettered, not retried.
 class WorkerPool {
  public:
   WorkerPool(store::Database& db, const Clock& clock, Random& random, QueueOptions options,
@@ -118,6 +139,9 @@ class WorkerPool {
 
   // Claims and dispatches once, for tests driving a FakeClock. Returns jobs dispatched.
   Result<int> pollOnce();
+  // Blocks until every outcome reported before the call is written (the pool writes them on
+  // its own; tests call this to observe a settled state). Returns the first write error.
+  Status flushOutcomes();
 
  private:
   struct State;

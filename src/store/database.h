@@ -99,6 +99,9 @@ struct StoreOptions {
   std::string sqlite_synchronous = "normal";
   // Work queued for the pool beyond this is refused with Unavailable, not buffered forever.
   size_t max_pending = 10'000;
+  // Prepared statements kept per connection (least recently used dropped beyond this), so
+  // SQL built at run time cannot grow the cache without bound.
+  size_t statement_cache_size = 256;
 };
 
 class Database {
@@ -108,10 +111,22 @@ class Database {
   using Work = std::function<Status(Transaction&)>;
   // Runs `work` in one transaction on a database thread: commit when it returns ok,
   // roll back when it returns an error or throws (the exception becomes an Internal error).
-  // `done` runs on the database thread afterwards; it must not block for long.
+  // `done` runs on the database thread afterwards; it must not block for long. It may post()
+  // more work, but not run() it. When the pool refuses the work (more than max_pending
+  // queued: Unavailable; database closing: Unavailable), `done` runs at once on the
+  // caller's thread, before post() returns. `work` must not keep the Transaction.
   virtual void post(Access access, Work work, std::function<void(Status)> done) = 0;
-  // The same, blocking the caller until done. Never call it on an I/O thread.
+  // The same, blocking the caller until done. Never call it on an I/O thread; on one of the
+  // database's own threads (inside work or done) it fails with FailedPrecondition instead
+  // of deadlocking.
   virtual Status run(Access access, Work work) = 0;
+
+  // post(Access::Write, ...) ahead of the ordinary writes already queued, for short
+  // transactions that unblock other work (the job queue's claims and outcome records, which
+  // free delivery slots). Callers keep at most a few of these pending. The default is post().
+  virtual void postUrgentWrite(Work work, std::function<void(Status)> done) {
+    post(Access::Write, std::move(work), std::move(done));
+  }
 
   virtual const Dialect& dialect() const = 0;
   virtual std::string describe() const = 0;  // for logs, with secrets masked

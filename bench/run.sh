@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints a table. One command: bench/run.sh
+# Each figure comes with a baseline measured in the same run on the same machine.
+#   BENCH_SECONDS  wrk duration per run (default 10)
+#   BENCH_CONNECTIONS, BENCH_THREADS  wrk connections and threads (default 64 and 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh >/dev/null
+./scripts/build.sh release >/dev/null
+
+seconds=${BENCH_SECONDS:-10}
+connections=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+bin=build/release/src/cli/chtlink
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for_file() {
+  for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+  echo "timed out waiting for $1" >&2; return 1
+}
+
+# wrk prints "Requests/sec: N" and, with --latency, "50% 1.23ms" / "99% 4.56ms".
+run_wrk() {
+  wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$1" >"$work/wrk.out" 2>&1
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk.out")
+  p99=$(awk '$1=="99%" {print $2}' "$work/wrk.out")
+  echo "$rps $p50 $p99"
+}
+
+to_ms() {  # wrk latency "850.00us" / "1.20ms" / "1.02s" -> milliseconds
+  awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 }
+    else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'
+}
+
+# --- HTTP: chtlink /health vs nginx serving a static file of the same size -------------
+"$bin" serve --set server.port=0 --set server.io_threads=2 --set "store.url=sqlite:$work/bench.db" \
+  --port-file "$work/port" 2>"$work/chtlink.log" &
+pids+=($!)
+wait_for_file "$work/port"
+port=$(cat "$work/port")
+curl -s "http://127.0.0.1:$port/health" >"$work/health.json"
+size=$(stat -c %s "$work/health.json")
+
+mkdir -p "$work/nginx/www"
+head -c "$size" /dev/zero | tr '\0' 'x' >"$work/nginx/www/health.json"
+nginx_port=$((port + 1))
+while ss -ltn | awk '{print $4}' | grep -q ":$nginx_port\$"; do nginx_port=$((nginx_port + 1)); done
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { root $work/nginx/www; default_type application/json; }
+  }
+}
+NGINX
+nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$nginx_port/health.json" >/dev/null && break; sleep 0.05; done
+
+read -r c_rps c_p50 c_p99 < <(run_wrk "http://127.0.0.1:$port/health")
+read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json")
+http_ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a/b }')
+
+# --- Queue: enqueue + deliver vs direct HTTP ----------------------------------------------
+queue_json=$(build/release/bench/queue_throughput 20000 64)
+q_rate=$(echo "$queue_json" | sed -E 's/.*"queue_jobs_per_s":([0-9.]+).*/\1/')
+q_direct=$(echo "$queue_json" | sed -E 's/.*"direct_requests_per_s":([0-9.]+).*/\1/')
+q_ratio=$(echo "$queue_json" | sed -E 's/.*"ratio":([0-9.]+).*/\1/')
+
+echo
+echo "chtlink benchmarks ($(nproc) cores, wrk -t$threads -c$connections -d${seconds}s, $(date -u +%Y-%m-%d))"
+printf '%-44s %12s %10s %10s %8s %s\n' "benchmark" "rate/s" "p50 ms" "p99 ms" "ratio" "target"
+printf '%-44s %12s %10s %10s %8s %s\n' "HTTP GET /health, chtlink" "$c_rps" "$(to_ms "$c_p50")" "$(to_ms "$c_p99")" "$http_ratio" ">= 0.80 of nginx"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: nginx, static file of $size bytes" "$n_rps" "$(to_ms "$n_p50")" "$(to_ms "$n_p99")" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "queue: enqueue + deliver (20000 jobs)" "$q_rate" "-" "-" "$q_ratio" ">= 5000 jobs/s"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: direct HTTP POST, same client" "$q_direct" "-" "-" "1.00" ""

@@ -1,0 +1,173 @@
+// `chtlink serve`: the composition root. The only place that builds and wires components.
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "cli/http_metrics.h"
+#include "cli/logging.h"
+#include "net/client.h"
+#include "net/event_loop.h"
+#include "net/server.h"
+#include "queue/http_delivery.h"
+#include "queue/queue.h"
+#include "store/database.h"
+#include "store/migrations.h"
+
+namespace chtlink::cli {
+namespace {
+
+// Written to a temporary name and renamed, so a reader never sees a half-written port.
+Status writePortFile(const std::string& path, uint16_t port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) return unavailable("cannot write port file " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return unavailable("cannot write port file " + path + ": " + ec.message());
+  return ok();
+}
+
+// Signals the main thread once shutdown has finished.
+class Latch {
+ public:
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+net::Router buildRouter(const Clock& clock, std::chrono::steady_clock::time_point started,
+                        prometheus::Registry& registry, store::Database& db) {
+  auto& queue_jobs = prometheus::BuildGauge()
+                         .Name("chtlink_queue_jobs")
+                         .Help("Jobs in the durable queue, by state")
+                         .Register(registry);
+  net::Router router;
+  router.add("GET", "/health", [&clock, started](net::Request, net::Reply reply) {
+    double uptime = std::chrono::duration<double>(clock.steadyNow() - started).count();
+    reply(net::Response::json(
+        200, {{"status", "ok"}, {"uptime_seconds", uptime}, {"version", CHTLINK_VERSION}}));
+  });
+  // Queue depth is read on the database pool, never on this I/O thread.
+  router.add("GET", "/metrics", [&registry, &db, &queue_jobs](net::Request, net::Reply reply) {
+    auto depth = std::make_shared<std::map<queue::JobState, int64_t>>();
+    db.post(
+        store::Access::Read,
+        [depth](store::Transaction& tx) -> Status {
+          CHTLINK_ASSIGN_OR_RETURN(*depth, queue::countByState(tx));
+          return ok();
+        },
+        [&registry, &queue_jobs, depth, reply](Status status) {
+          if (!status.has_value()) {
+            reply(net::Response::error(503, "store_unavailable",
+                                       "cannot read queue depth: " + status.error().message));
+            return;
+          }
+          for (const auto& [state, count] : *depth) {
+            queue_jobs.Add({{"state", std::string(queue::jobStateName(state))}})
+                .Set(static_cast<double>(count));
+          }
+          net::Response response;
+          response.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+          response.body = prometheus::TextSerializer().Serialize(registry.Collect());
+          reply(std::move(response));
+        });
+  });
+  return router;
+}
+
+}  // namespace
+
+int serveCommand(const ServeArgs& args) {
+  auto config = loadConfigOrReport(args.config);
+  if (!config) return kExitUsage;
+  Loggers loggers = makeLoggers(config->log);
+  auto& log = *loggers.main;
+  log.info("chtlink {} starting", CHTLINK_VERSION);
+
+  SystemClock clock;
+  MtRandom random;
+  const auto started = clock.steadyNow();
+
+  auto db = store::openDatabase(config->store, loggers.main);
+  if (!db.has_value()) {
+    log.error("{}", db.error().message);
+    return kExitFailure;
+  }
+  if (Status s = store::migrate(**db, queue::migrations()); !s.has_value()) {
+    log.error("database migration failed: {}", s.error().message);
+    return kExitFailure;
+  }
+
+  int threads = config->io_threads > 0 ? config->io_threads
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  net::EventLoop loop(threads);
+  auto client = net::makeBeastHttpClient(loop, config->client);
+
+  queue::WorkerPool workers(**db, clock, random, config->queue, loggers.main);
+  workers.addHandler(std::string(queue::kHttpJobKind), queue::makeHttpDeliveryHandler(*client));
+
+  prometheus::Registry registry;
+  HttpMetrics http_metrics(registry);
+  net::Server server(loop, config->server, buildRouter(clock, started, registry, **db),
+                     loggers.access);
+  server.setObserver([&http_metrics](const net::RequestRecord& r) { http_metrics.observe(r); });
+
+  auto port = server.listen();
+  if (!port.has_value()) {
+    log.error("{}", port.error().message);
+    return kExitFailure;
+  }
+  if (!args.port_file.empty()) {
+    if (Status s = writePortFile(args.port_file, *port); !s.has_value()) {
+      log.error("{}", s.error().message);
+      return kExitFailure;
+    }
+  }
+  workers.start();
+
+  Latch stopped;
+  loop.onSignal({SIGINT, SIGTERM}, [&](int signal) {
+    log.info("received {}, draining for up to {} ms", signal == SIGINT ? "SIGINT" : "SIGTERM",
+             config->drain_timeout.count());
+    server.shutdown(config->drain_timeout, [&] { stopped.open(); });
+  });
+  loop.start();
+  log.info("ready: store {}, http {}://{}:{}", (*db)->describe(),
+           config->server.tls ? "https" : "http", config->server.host, *port);
+
+  stopped.wait();
+  workers.stop(config->drain_timeout);
+  loop.stop();
+  loop.join();
+  log.info("stopped");
+  return kExitOk;
+}
+
+}  // namespace chtlink::cli

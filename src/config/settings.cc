@@ -1,0 +1,257 @@
+#include "config/settings.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "config/duration.h"
+
+namespace chtlink::config {
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string typeName(const RawValue& v) {
+  switch (v.value.index()) {
+    case 0: return "a string";
+    case 1: return "an integer";
+    case 2: return "a boolean";
+    default: return "a number with a fraction";
+  }
+}
+
+Result<int64_t> toInteger(const RawValue& v, int64_t min, int64_t max) {
+  int64_t n = 0;
+  if (const auto* i = std::get_if<int64_t>(&v.value)) {
+    n = *i;
+  } else if (const auto* s = std::get_if<std::string>(&v.value); s && v.from_text) {
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+    if (ec != std::errc() || end != s->data() + s->size() || s->empty())
+      return invalidArgument(fmt::format("expected an integer, got \"{}\"", *s));
+  } else {
+    return invalidArgument(fmt::format("expected an integer, got {}", typeName(v)));
+  }
+  if (n < min || n > max)
+    return invalidArgument(fmt::format("{} is out of range ({} to {})", n, min, max));
+  return n;
+}
+
+Result<bool> toBoolean(const RawValue& v) {
+  if (const auto* b = std::get_if<bool>(&v.value)) return *b;
+  if (const auto* s = std::get_if<std::string>(&v.value); s && v.from_text) {
+    if (*s == "true" || *s == "1" || *s == "yes" || *s == "on") return true;
+    if (*s == "false" || *s == "0" || *s == "no" || *s == "off") return false;
+    return invalidArgument(fmt::format("expected true or false, got \"{}\"", *s));
+  }
+  return invalidArgument(fmt::format("expected a boolean, got {}", typeName(v)));
+}
+
+Result<std::string> toText(const RawValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v.value)) return *s;
+  return invalidArgument(fmt::format("expected a string, got {}", typeName(v)));
+}
+
+Result<std::chrono::milliseconds> toDuration(const RawValue& v) {
+  if (const auto* i = std::get_if<int64_t>(&v.value)) {
+    if (*i < 0) return invalidArgument("a duration cannot be negative");
+    return std::chrono::milliseconds(*i);
+  }
+  if (const auto* s = std::get_if<std::string>(&v.value)) return parseDuration(*s);
+  return invalidArgument(
+      fmt::format("expected a duration such as \"15s\" or \"250ms\", got {}", typeName(v)));
+}
+
+template <typename Field>
+Setting integer(std::string key, std::string description, int64_t min, int64_t max,
+                Field field) {
+  Setting s{std::move(key), SettingKind::Integer, std::move(description), min, max, {}, {}, {}};
+  s.assign = [field, min, max](Config& c, const RawValue& v) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(int64_t n, toInteger(v, min, max));
+    using T = std::remove_reference_t<decltype(field(c))>;
+    field(c) = static_cast<T>(n);
+    return ok();
+  };
+  s.show = [field](const Config& c) {
+    return fmt::format("{}", field(const_cast<Config&>(c)));
+  };
+  return s;
+}
+
+template <typename Field>
+Setting boolean(std::string key, std::string description, Field field) {
+  Setting s{std::move(key), SettingKind::Boolean, std::move(description), 0, 0, {}, {}, {}};
+  s.assign = [field](Config& c, const RawValue& v) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(field(c), toBoolean(v));
+    return ok();
+  };
+  s.show = [field](const Config& c) {
+    return std::string(field(const_cast<Config&>(c)) ? "true" : "false");
+  };
+  return s;
+}
+
+template <typename Field>
+Setting text(std::string key, std::string description, Field field,
+             SettingKind kind = SettingKind::String) {
+  Setting s{std::move(key), kind, std::move(description), 0, 0, {}, {}, {}};
+  s.assign = [field](Config& c, const RawValue& v) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(field(c), toText(v));
+    return ok();
+  };
+  s.show = [field](const Config& c) { return quote(field(const_cast<Config&>(c))); };
+  return s;
+}
+
+template <typename Field>
+Setting secret(std::string key, std::string description, Field field) {
+  return text(std::move(key), std::move(description), field, SettingKind::Secret);
+}
+
+template <typename Field>
+Setting choice(std::string key, std::string description, std::vector<std::string> choices,
+               Field field) {
+  Setting s{std::move(key), SettingKind::Choice, std::move(description), 0, 0, choices, {}, {}};
+  s.assign = [field, choices](Config& c, const RawValue& v) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(std::string t, toText(v));
+    if (std::find(choices.begin(), choices.end(), t) == choices.end()) {
+      return invalidArgument(
+          fmt::format("\"{}\" is not one of: {}", t, fmt::join(choices, ", ")));
+    }
+    field(c) = std::move(t);
+    return ok();
+  };
+  s.show = [field](const Config& c) { return quote(field(const_cast<Config&>(c))); };
+  return s;
+}
+
+template <typename Field>
+Setting duration(std::string key, std::string description, Field field) {
+  Setting s{std::move(key), SettingKind::Duration, std::move(description), 0, 0, {}, {}, {}};
+  s.assign = [field](Config& c, const RawValue& v) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(auto d, toDuration(v));
+    field(c) = d;
+    return ok();
+  };
+  s.show = [field](const Config& c) {
+    return quote(formatDuration(field(const_cast<Config&>(c))));
+  };
+  return s;
+}
+
+constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+
+std::vector<Setting> buildSettings() {
+  std::vector<Setting> t;
+  // [server]
+  t.push_back(text("server.host", "Address the HTTP server binds; 0.0.0.0 for every interface.",
+                   [](Config& c) -> auto& { return c.server.host; }));
+  t.push_back(integer("server.port", "TCP port of the HTTP server; 0 picks a free port.", 0,
+                      65535, [](Config& c) -> auto& { return c.server.port; }));
+  t.push_back(integer("server.io_threads", "Network I/O threads; 0 means one per core.", 0, 256,
+                      [](Config& c) -> auto& { return c.io_threads; }));
+  t.push_back(integer("server.max_header_bytes",
+                      "Largest request header block accepted; larger gets 431.", 1024, kMaxInt,
+                      [](Config& c) -> auto& { return c.server.max_header_bytes; }));
+  t.push_back(integer("server.max_body_bytes", "Largest request body accepted; larger gets 413.",
+                      0, kMaxInt, [](Config& c) -> auto& { return c.server.max_body_bytes; }));
+  t.push_back(duration("server.read_timeout",
+                       "Time a client has to send a whole request; slower gets 408.",
+                       [](Config& c) -> auto& { return c.server.read_timeout; }));
+  t.push_back(duration("server.request_timeout",
+                       "Time a request may take to be answered; longer gets 503.",
+                       [](Config& c) -> auto& { return c.server.request_timeout; }));
+  t.push_back(duration("server.idle_timeout", "An idle keep-alive connection is closed after this.",
+                       [](Config& c) -> auto& { return c.server.idle_timeout; }));
+  t.push_back(duration("server.drain_timeout",
+                       "On SIGINT/SIGTERM, time in-flight requests get to finish.",
+                       [](Config& c) -> auto& { return c.drain_timeout; }));
+  t.push_back(integer("server.max_connections", "Open connections accepted at once.", 1, kMaxInt,
+                      [](Config& c) -> auto& { return c.server.max_connections; }));
+  t.push_back(text("server.tls_certificate_file",
+                   "PEM certificate (chain) to serve HTTPS; empty serves plain HTTP.",
+                   [](Config& c) -> auto& { return c.tls_certificate_file; }));
+  t.push_back(text("server.tls_private_key_file", "PEM private key for the certificate.",
+                   [](Config& c) -> auto& { return c.tls_private_key_file; }));
+  // [client]
+  t.push_back(duration("client.connect_timeout", "Outbound HTTP: time to connect.",
+                       [](Config& c) -> auto& { return c.client.connect_timeout; }));
+  t.push_back(duration("client.request_timeout", "Outbound HTTP: time for a whole exchange.",
+                       [](Config& c) -> auto& { return c.client.request_timeout; }));
+  t.push_back(boolean("client.verify_tls",
+                      "Verify servers' TLS certificates. Turn off only for testing.",
+                      [](Config& c) -> auto& { return c.client.verify_tls; }));
+  t.push_back(text("client.ca_file", "Extra trusted CA certificates (PEM) for outbound HTTPS.",
+                   [](Config& c) -> auto& { return c.client.ca_file; }));
+  // [store]
+  t.push_back(secret("store.url",
+                     "Database: sqlite:PATH (embedded, the default) or postgresql://...",
+                     [](Config& c) -> auto& { return c.store.url; }));
+  t.push_back(integer("store.read_connections", "Database connections serving reads.", 1, 64,
+                      [](Config& c) -> auto& { return c.store.read_connections; }));
+  t.push_back(duration("store.busy_timeout", "How long a write waits for a locked database.",
+                       [](Config& c) -> auto& { return c.store.busy_timeout; }));
+  t.push_back(choice("store.sqlite_synchronous",
+                     "SQLite durability: normal survives any process crash; full also "
+                     "survives power loss, at the cost of an fsync per commit.",
+                     {"normal", "full"},
+                     [](Config& c) -> auto& { return c.store.sqlite_synchronous; }));
+  t.push_back(integer("store.max_pending",
+                      "Database work queued beyond this is refused (503), not buffered.", 1,
+                      kMaxInt, [](Config& c) -> auto& { return c.store.max_pending; }));
+  // [queue]
+  t.push_back(integer("queue.max_attempts", "Delivery attempts before a job is dead-lettered.", 1,
+                      1000, [](Config& c) -> auto& { return c.queue.max_attempts; }));
+  t.push_back(duration("queue.initial_backoff", "Wait before the first retry; doubles each time.",
+                       [](Config& c) -> auto& { return c.queue.initial_backoff; }));
+  t.push_back(duration("queue.max_backoff", "Longest wait between two attempts.",
+                       [](Config& c) -> auto& { return c.queue.max_backoff; }));
+  t.push_back(duration("queue.lease", "A job running longer than this is taken back and retried.",
+                       [](Config& c) -> auto& { return c.queue.lease; }));
+  t.push_back(integer("queue.concurrency", "Jobs in flight at once in this process.", 1, 10'000,
+                      [](Config& c) -> auto& { return c.queue.concurrency; }));
+  t.push_back(integer("queue.concurrency_per_destination",
+                      "Jobs in flight at once to one destination.", 1, 10'000,
+                      [](Config& c) -> auto& { return c.queue.concurrency_per_destination; }));
+  t.push_back(duration("queue.poll_interval",
+                       "How often workers look for due jobs (retries, other processes).",
+                       [](Config& c) -> auto& { return c.queue.poll_interval; }));
+  // [log]
+  t.push_back(choice("log.level", "Least severe level logged.",
+                     {"trace", "debug", "info", "warn", "error"},
+                     [](Config& c) -> auto& { return c.log.level; }));
+  t.push_back(choice("log.format", "text: readable on a terminal; json: one JSON object a line.",
+                     {"text", "json"}, [](Config& c) -> auto& { return c.log.format; }));
+  t.push_back(boolean("log.access_log", "One log line per HTTP request.",
+                      [](Config& c) -> auto& { return c.log.access_log; }));
+  return t;
+}
+
+}  // namespace
+
+std::string Setting::envName() const {
+  std::string env = "CHTLINK_";
+  for (char c : key) env += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return env;
+}
+
+std::string Setting::section() const { return key.substr(0, key.find('.')); }
+std::string Setting::name() const { return key.substr(key.find('.') + 1); }
+
+std::vector<Setting> settings() { return buildSettings(); }
+
+const Setting* findSetting(std::span<const Setting> table, std::string_view key) {
+  for (const Setting& s : table)
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+}  // namespace chtlink::config

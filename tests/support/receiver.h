@@ -1,0 +1,50 @@
+// Receiver: a real HTTP server in the test process that counts what chtlink delivers.
+//
+// Every request is recorded with its X-Chtlink-Job-Id. The answer is chosen by a policy the
+// test can change at any time: a status code, or "hold" (keep the request unanswered until
+// the receiver is destroyed), which keeps a delivery in flight.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "net/event_loop.h"
+#include "net/server.h"
+
+namespace chtlink::testing {
+
+class Receiver {
+ public:
+  static constexpr int kHold = 0;
+
+  Receiver();
+  ~Receiver();
+
+  uint16_t port() const { return port_; }
+  std::string url(const std::string& path = "/") const;
+  void answerWith(int status) { status_.store(status); }
+
+  // Requests seen so far (answered or held).
+  size_t received() const;
+  // Job ids answered with a 2xx, and how many times each.
+  std::map<std::string, int> acknowledged() const;
+  size_t held() const;
+  std::vector<net::Request> requests() const;
+
+ private:
+  net::EventLoop loop_{2};
+  std::unique_ptr<net::Server> server_;
+  uint16_t port_ = 0;
+  std::atomic<int> status_{200};
+  mutable std::mutex mu_;
+  std::vector<net::Request> requests_;
+  std::map<std::string, int> acknowledged_;
+  std::vector<net::Reply> held_;
+};
+
+}  // namespace chtlink::testing
