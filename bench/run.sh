@@ -46,7 +46,7 @@ to_ms() {  # wrk latency "850.00us" / "1.20ms" / "1.02s" -> milliseconds
   --port-file "$work/port" 2>"$work/chtlink.log" &
 pids+=($!)
 wait_for_file "$work/port"
-port=$(cat "$work/port")
+port=$(sed -n "s/^server=//p" "$work/port")
 curl -s "http://127.0.0.1:$port/health" >"$work/health.json"
 size=$(stat -c %s "$work/health.json")
 

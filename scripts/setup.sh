@@ -37,13 +37,13 @@ else
   echo "setup: all Debian packages present"
 fi
 
-# npm test clients, pinned by the committed package-lock.json.
-if [ -f tests/npm/package-lock.json ]; then
-  lock_hash=$(sha256sum tests/npm/package-lock.json | cut -d' ' -f1)
-  stamp=tests/npm/node_modules/.chtlink-lock-hash
+# npm packages (the FHIR R4 definitions and test clients), pinned by npm/package-lock.json.
+if [ -f npm/package-lock.json ]; then
+  lock_hash=$(sha256sum npm/package-lock.json | cut -d' ' -f1)
+  stamp=npm/node_modules/.chtlink-lock-hash
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-    echo "setup: installing npm test clients"
-    (cd tests/npm && npm ci --no-audit --no-fund --loglevel=error)
+    echo "setup: installing npm packages"
+    (cd npm && npm ci --no-audit --no-fund --loglevel=error)
     echo "$lock_hash" >"$stamp"
   fi
 fi

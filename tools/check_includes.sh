@@ -7,9 +7,13 @@ cd "$(dirname "$0")/.."
 allowed() {  # the modules a module may include, besides itself
   case "$1" in
     base) echo "" ;;
-    net|store) echo "base" ;;
+    net|store|script) echo "base" ;;
     queue) echo "base store net" ;;
-    config) echo "base net store queue" ;;
+    fhir) echo "base store queue net" ;;
+    him) echo "base net store queue" ;;
+    cht) echo "base net store queue script" ;;
+    mediator) echo "base net queue store" ;;
+    config) echo "base net store queue script fhir him cht mediator" ;;
     cli) echo "*" ;;
     *) echo "UNKNOWN" ;;
   esac

@@ -29,7 +29,7 @@ int run(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Run the chtlink server");
   addConfigOptions(serve_cmd, serve.config);
   serve_cmd->add_option("--port-file", serve.port_file,
-                        "Write the bound port to this file once listening (for scripts/tests)");
+                        "Once listening, write one name=port line per listener (server=5001) to this file");
   serve_cmd->callback([&] { exit_code = serveCommand(serve); });
 
   auto* config_cmd = app.add_subcommand("config", "Inspect the configuration");

@@ -29,12 +29,14 @@
 namespace chtlink::cli {
 namespace {
 
-// Written to a temporary name and renamed, so a reader never sees a half-written port.
-Status writePortFile(const std::string& path, uint16_t port) {
+// One "name=port" line per listener ("server=5001"), written once every listener is bound.
+// Written to a temporary name and renamed, so a reader never sees a half-written file.
+Status writePortFile(const std::string& path,
+                     const std::vector<std::pair<std::string, uint16_t>>& ports) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << port << "\n";
+    for (const auto& [name, port] : ports) out << name << "=" << port << "\n";
     if (!out) return unavailable("cannot write port file " + tmp);
   }
   std::error_code ec;
@@ -145,7 +147,7 @@ int serveCommand(const ServeArgs& args) {
     return kExitFailure;
   }
   if (!args.port_file.empty()) {
-    if (Status s = writePortFile(args.port_file, *port); !s.has_value()) {
+    if (Status s = writePortFile(args.port_file, {{"server", *port}}); !s.has_value()) {
       log.error("{}", s.error().message);
       return kExitFailure;
     }

@@ -17,15 +17,20 @@ ServeProcess::ServeProcess(const TempDir& dir, std::vector<std::string> sets,
   }
   for (const auto& a : extra_args) argv.push_back(a);
   process_ = std::make_unique<ChildProcess>(argv, dir.path().string());
-  port_ = readPortFile(port_file);
-  if (port_ == 0) {
+  ports_ = readPortFile(port_file);
+  if (ports_.empty()) {
     throw std::runtime_error("chtlink serve did not report a port; output:\n" +
                              process_->output());
   }
 }
 
-std::string ServeProcess::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+uint16_t ServeProcess::port(const std::string& name) const {
+  auto it = ports_.find(name);
+  return it == ports_.end() ? 0 : it->second;
+}
+
+std::string ServeProcess::url(const std::string& path, const std::string& listener) const {
+  return "http://127.0.0.1:" + std::to_string(port(listener)) + path;
 }
 
 std::string ServeProcess::databaseUrl() const { return "sqlite:" + dir_.file("chtlink.db"); }

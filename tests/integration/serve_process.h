@@ -2,6 +2,7 @@
 // database in a temporary directory; plus a blocking HTTP client to talk to it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,15 +19,17 @@ class ServeProcess {
   // `dir` holds the database (dir/chtlink.db) and logs; extra `--set` overrides follow.
   ServeProcess(const TempDir& dir, std::vector<std::string> sets = {},
                std::vector<std::string> extra_args = {});
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path) const;
+  // The port of listener `name` ("server", and later "fhir", ...); 0 when it has none.
+  uint16_t port(const std::string& name = "server") const;
+  // http://127.0.0.1:<port of listener>/path
+  std::string url(const std::string& path, const std::string& listener = "server") const;
   ChildProcess& process() { return *process_; }
   std::string databaseUrl() const;
 
  private:
   const TempDir& dir_;
   std::unique_ptr<ChildProcess> process_;
-  uint16_t port_ = 0;
+  std::map<std::string, uint16_t> ports_;
 };
 
 // A blocking HTTP client for tests (its own event loop).

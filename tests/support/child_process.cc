@@ -87,17 +87,21 @@ RunResult runCommand(std::vector<std::string> argv, const std::string& output_di
   return {code.value_or(-1), p.output()};
 }
 
-uint16_t readPortFile(const std::string& path, std::chrono::milliseconds deadline) {
-  uint16_t port = 0;
+std::map<std::string, uint16_t> readPortFile(const std::string& path,
+                                             std::chrono::milliseconds deadline) {
+  std::map<std::string, uint16_t> ports;
   waitUntil(
       [&] {
         std::ifstream in(path);
-        int p = 0;
-        if (in >> p && p > 0) port = static_cast<uint16_t>(p);
-        return port != 0;
+        for (std::string line; std::getline(in, line);) {
+          auto eq = line.find('=');
+          if (eq == std::string::npos) continue;
+          ports[line.substr(0, eq)] = static_cast<uint16_t>(std::stoi(line.substr(eq + 1)));
+        }
+        return !ports.empty();
       },
       deadline);
-  return port;
+  return ports;
 }
 
 }  // namespace chtlink::testing

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,8 +46,9 @@ struct RunResult {
 RunResult runCommand(std::vector<std::string> argv, const std::string& output_dir,
                      std::vector<std::string> env_extra = {});
 
-// Polls `path` until it holds a port number; 0 on timeout.
-uint16_t readPortFile(const std::string& path,
-                      std::chrono::milliseconds deadline = std::chrono::seconds(20));
+// Polls `path` (written by `chtlink serve --port-file`: one "name=port" line per listener)
+// until it exists; returns the ports by name, empty on timeout.
+std::map<std::string, uint16_t> readPortFile(
+    const std::string& path, std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
 }  // namespace chtlink::testing
