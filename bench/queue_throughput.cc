@@ -142,9 +142,10 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   double rate = jobs / total_seconds;
-  std::cout << fmt::format(
-      R"({{"jobs":{},"concurrency":{},"queue_jobs_per_s":{:.0f},"enqueue_per_s":{:.0f},"direct_requests_per_s":{:.0f},"ratio":{:.2f}}})",
-      jobs, concurrency, rate, jobs / enqueue_seconds, direct, rate / direct)
-            << "\n";
+  std::cout
+      << fmt::format(
+             R"({{"jobs":{},"concurrency":{},"queue_jobs_per_s":{:.0f},"enqueue_per_s":{:.0f},"direct_requests_per_s":{:.0f},"ratio":{:.2f}}})",
+             jobs, concurrency, rate, jobs / enqueue_seconds, direct, rate / direct)
+      << "\n";
   return 0;
 }

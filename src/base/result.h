@@ -23,16 +23,31 @@ class [[nodiscard]] Result {
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
-  T& value() & { assert(has_value()); return std::get<0>(v_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const& { assert(!has_value()); return std::get<1>(v_); }
-  Error&& error() && { assert(!has_value()); return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    assert(!has_value());
+    return std::get<1>(v_);
+  }
+  Error&& error() && {
+    assert(!has_value());
+    return std::get<1>(std::move(v_));
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -47,8 +62,14 @@ class [[nodiscard]] Result<void> {
   bool has_value() const { return !error_.has_value(); }
   explicit operator bool() const { return has_value(); }
   void value() const { assert(has_value()); }
-  const Error& error() const& { assert(!has_value()); return *error_; }
-  Error&& error() && { assert(!has_value()); return std::move(*error_); }
+  const Error& error() const& {
+    assert(!has_value());
+    return *error_;
+  }
+  Error&& error() && {
+    assert(!has_value());
+    return std::move(*error_);
+  }
 
  private:
   std::optional<Error> error_;
@@ -64,11 +85,10 @@ inline Status ok() { return {}; }
 #define CHTLINK_CONCAT(a, b) CHTLINK_CONCAT_INNER(a, b)
 
 // CHTLINK_TRY(expr): returns the error of `expr` (a Result) from the enclosing function.
-#define CHTLINK_TRY(expr)                                        \
-  do {                                                           \
-    auto&& chtlink_try_result = (expr);                          \
-    if (!chtlink_try_result.has_value())                         \
-      return std::move(chtlink_try_result).error();              \
+#define CHTLINK_TRY(expr)                                                              \
+  do {                                                                                 \
+    auto&& chtlink_try_result = (expr);                                                \
+    if (!chtlink_try_result.has_value()) return std::move(chtlink_try_result).error(); \
   } while (false)
 
 // CHTLINK_ASSIGN_OR_RETURN(decl, expr): `decl = value of expr`, or return its error.

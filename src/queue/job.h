@@ -19,10 +19,10 @@ std::string_view jobStateName(JobState state);
 std::optional<JobState> parseJobState(std::string_view name);
 
 struct JobSpec {
-  std::string kind;         // selects the handler ("http", "fhir.rest-hook", ...)
-  std::string destination;  // concurrency is limited per destination (e.g. "host:port")
-  std::string payload;      // JSON text, handler-specific
-  int max_attempts = 0;     // 0 = the queue's default
+  std::string kind;                 // selects the handler ("http", "fhir.rest-hook", ...)
+  std::string destination;          // concurrency is limited per destination (e.g. "host:port")
+  std::string payload;              // JSON text, handler-specific
+  int max_attempts = 0;             // 0 = the queue's default
   std::optional<TimePoint> run_at;  // not before; default now
 };
 

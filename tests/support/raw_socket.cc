@@ -13,8 +13,8 @@ namespace {
 
 // Waits until `fd` is readable or the deadline passes.
 bool readable(int fd, std::chrono::steady_clock::time_point end) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      end - std::chrono::steady_clock::now());
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, static_cast<int>(left.count())) > 0;

@@ -25,8 +25,8 @@ Receiver::Receiver() {
   options.name = "receiver";
   options.port = 0;
   options.request_timeout = std::chrono::minutes(5);
-  auto log = std::make_shared<spdlog::logger>("receiver",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto log =
+      std::make_shared<spdlog::logger>("receiver", std::make_shared<spdlog::sinks::null_sink_mt>());
   server_ = std::make_unique<net::Server>(loop_, options, std::move(router), log);
   auto port = server_->listen();
   if (!port.has_value()) throw std::runtime_error(port.error().message);

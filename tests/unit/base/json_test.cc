@@ -37,9 +37,7 @@ TEST(ParseJsonTest, RejectsNestingBeyondTheLimit) {
   EXPECT_TRUE(parseJson(std::string(10, '[') + std::string(10, ']'), 128).has_value());
 }
 
-TEST(ParseJsonTest, RejectsInvalidUtf8) {
-  EXPECT_FALSE(parseJson("\"\xff\xfe\"").has_value());
-}
+TEST(ParseJsonTest, RejectsInvalidUtf8) { EXPECT_FALSE(parseJson("\"\xff\xfe\"").has_value()); }
 
 TEST(DumpJsonTest, ReplacesInvalidUtf8InsteadOfThrowing) {
   Json j = std::string("a\xff");
