@@ -144,17 +144,16 @@ TEST(ServeTest, SigtermLetsARequestInFlightFinishThenExitsZero) {
   TempDir dir;
   ServeProcess serve(dir);
   RawSocket socket(serve.port());
-  // A request whose body is still arriving when the signal comes.
-  ASSERT_TRUE(socket.send("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
-  // Make sure the server has the connection before the signal.
-  ASSERT_TRUE(waitUntil([&] {
-    return serve.process().output().find("ready") != std::string::npos;
-  }));
+  // A request whose body is still to come when the signal arrives. The server's
+  // "100 Continue" proves it has read the head, so the request is in flight.
+  ASSERT_TRUE(socket.send(
+      "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_EQ(statusOf(socket.readResponse()), 100);
   serve.process().signal(SIGTERM);
   // New connections are refused once the listener is closed.
   ASSERT_TRUE(waitUntil([&] { return !RawSocket(serve.port()).connected(); }))
       << serve.process().output();
-  ASSERT_TRUE(socket.send("67890"));
+  ASSERT_TRUE(socket.send("1234567890"));
   std::string response = socket.readResponse();
   EXPECT_EQ(statusOf(response), 200) << response << serve.process().output();
   EXPECT_EQ(serve.process().wait(std::chrono::seconds(15)), 0) << serve.process().output();
