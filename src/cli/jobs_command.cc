@@ -3,6 +3,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <iostream>
 
 #include "base/clock.h"
@@ -27,7 +28,8 @@ std::string formatTime(TimePoint t) {
 
 // Opens the configured database and brings its schema up to date; prints errors.
 std::unique_ptr<store::Database> openStore(const config::Config& config) {
-  auto log = std::make_shared<spdlog::logger>("chtlink", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto log =
+      std::make_shared<spdlog::logger>("chtlink", std::make_shared<spdlog::sinks::null_sink_mt>());
   auto db = store::openDatabase(config.store, log);
   if (!db.has_value()) {
     std::cerr << "chtlink: " << db.error().message << "\n";
@@ -52,77 +54,69 @@ Json jobJson(const queue::Job& job) {
           {"last_error", job.last_error}};
 }
 
+// Loads the configuration, opens the store and runs `command` with a JobStore on it.
+int withJobStore(const ConfigArgs& args, const std::function<int(queue::JobStore&)>& command) {
+  auto config = loadConfigOrReport(args);
+  if (!config) return kExitUsage;
+  auto db = openStore(*config);
+  if (!db) return kExitFailure;
+  SystemClock clock;
+  queue::JobStore jobs(*db, clock);
+  return command(jobs);
+}
+
+int reportError(const Error& error) {
+  std::cerr << "chtlink: " << error.message << "\n";
+  return kExitFailure;
+}
+
 }  // namespace
 
 int jobsListCommand(const JobsListArgs& args) {
-  auto config = loadConfigOrReport(args.config);
-  if (!config) return kExitUsage;
-  auto db = openStore(*config);
-  if (!db) return kExitFailure;
-  SystemClock clock;
-  queue::JobStore jobs(*db, clock);
-  queue::JobFilter filter;
-  if (!args.state.empty()) filter.state = queue::parseJobState(args.state);
-  if (!args.kind.empty()) filter.kind = args.kind;
-  filter.limit = args.limit;
-  auto listed = jobs.list(filter);
-  if (!listed.has_value()) {
-    std::cerr << "chtlink: " << listed.error().message << "\n";
-    return kExitFailure;
-  }
-  if (args.json) {
-    for (const auto& job : *listed) std::cout << dumpJson(jobJson(job)) << "\n";
+  return withJobStore(args.config, [&](queue::JobStore& jobs) {
+    queue::JobFilter filter;
+    if (!args.state.empty()) filter.state = queue::parseJobState(args.state);
+    if (!args.kind.empty()) filter.kind = args.kind;
+    filter.limit = args.limit;
+    auto listed = jobs.list(filter);
+    if (!listed.has_value()) return reportError(listed.error());
+    if (args.json) {
+      for (const auto& job : *listed) std::cout << dumpJson(jobJson(job)) << "\n";
+      return kExitOk;
+    }
+    std::cout << fmt::format("{:>8}  {:<8}  {:<12}  {:<24}  {:>8}  {:<20}  {}\n", "ID", "STATE",
+                             "KIND", "DESTINATION", "ATTEMPTS", "NEXT RUN", "LAST ERROR");
+    for (const auto& job : *listed) {
+      std::cout << fmt::format("{:>8}  {:<8}  {:<12}  {:<24}  {:>8}  {:<20}  {}\n", job.id,
+                               queue::jobStateName(job.state), job.kind, job.destination,
+                               fmt::format("{}/{}", job.attempts, job.max_attempts),
+                               formatTime(job.run_at), job.last_error);
+    }
+    if (listed->empty()) std::cout << "(no jobs)\n";
     return kExitOk;
-  }
-  std::cout << fmt::format("{:>8}  {:<8}  {:<12}  {:<24}  {:>8}  {:<20}  {}\n", "ID", "STATE",
-                           "KIND", "DESTINATION", "ATTEMPTS", "NEXT RUN", "LAST ERROR");
-  for (const auto& job : *listed) {
-    std::cout << fmt::format("{:>8}  {:<8}  {:<12}  {:<24}  {:>8}  {:<20}  {}\n", job.id,
-                             queue::jobStateName(job.state), job.kind, job.destination,
-                             fmt::format("{}/{}", job.attempts, job.max_attempts),
-                             formatTime(job.run_at), job.last_error);
-  }
-  if (listed->empty()) std::cout << "(no jobs)\n";
-  return kExitOk;
+  });
 }
 
 int jobsReplayCommand(const JobsReplayArgs& args) {
-  auto config = loadConfigOrReport(args.config);
-  if (!config) return kExitUsage;
-  auto db = openStore(*config);
-  if (!db) return kExitFailure;
-  SystemClock clock;
-  queue::JobStore jobs(*db, clock);
-  if (args.all_dead) {
-    auto n = jobs.replayAllDead();
-    if (!n.has_value()) {
-      std::cerr << "chtlink: " << n.error().message << "\n";
-      return kExitFailure;
+  return withJobStore(args.config, [&](queue::JobStore& jobs) {
+    if (args.all_dead) {
+      auto n = jobs.replayAllDead();
+      if (!n.has_value()) return reportError(n.error());
+      std::cout << "replayed " << *n << " dead job(s)\n";
+      return kExitOk;
     }
-    std::cout << "replayed " << *n << " dead job(s)\n";
+    if (Status s = jobs.replay(*args.id); !s.has_value()) return reportError(s.error());
+    std::cout << "job " << *args.id << " queued again\n";
     return kExitOk;
-  }
-  if (Status s = jobs.replay(*args.id); !s.has_value()) {
-    std::cerr << "chtlink: " << s.error().message << "\n";
-    return kExitFailure;
-  }
-  std::cout << "job " << *args.id << " queued again\n";
-  return kExitOk;
+  });
 }
 
 int jobsDeleteCommand(const JobsDeleteArgs& args) {
-  auto config = loadConfigOrReport(args.config);
-  if (!config) return kExitUsage;
-  auto db = openStore(*config);
-  if (!db) return kExitFailure;
-  SystemClock clock;
-  queue::JobStore jobs(*db, clock);
-  if (Status s = jobs.remove(args.id); !s.has_value()) {
-    std::cerr << "chtlink: " << s.error().message << "\n";
-    return kExitFailure;
-  }
-  std::cout << "job " << args.id << " deleted\n";
-  return kExitOk;
+  return withJobStore(args.config, [&](queue::JobStore& jobs) {
+    if (Status s = jobs.remove(args.id); !s.has_value()) return reportError(s.error());
+    std::cout << "job " << args.id << " deleted\n";
+    return kExitOk;
+  });
 }
 
 }  // namespace chtlink::cli
