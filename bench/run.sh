@@ -27,8 +27,8 @@ wait_for_file() {
 }
 
 # wrk prints "Requests/sec: N" and, with --latency, "50% 1.23ms" / "99% 4.56ms".
-run_wrk() {
-  wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$1" >"$work/wrk.out" 2>&1
+run_wrk() {  # URL [extra wrk arguments, e.g. -H "header: value"]
+  wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$@" >"$work/wrk.out" 2>&1
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.out")
@@ -43,6 +43,7 @@ to_ms() {  # wrk latency "850.00us" / "1.20ms" / "1.02s" -> milliseconds
 
 # --- HTTP: chtlink /health vs nginx serving a static file of the same size -------------
 "$bin" serve --set server.port=0 --set server.io_threads=2 --set "store.url=sqlite:$work/bench.db" \
+  --set him.api_port=0 --set him.api_tls=false --set "him.data_dir=$work" \
   --port-file "$work/port" 2>"$work/chtlink.log" &
 pids+=($!)
 wait_for_file "$work/port"
@@ -78,11 +79,36 @@ read -r c_rps c_p50 c_p99 < <(run_wrk "http://127.0.0.1:$port/health")
 read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json")
 http_ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a/b }')
 
+# --- him router: wrk through a channel (Basic client auth, transaction recording on) to
+# nginx vs wrk straight to nginx, same run -------------------------------------------------
+api_port=$(sed -n "s/^api=//p" "$work/port")
+admin=(-s -u root@openhim.org:openhim-password -H 'Content-Type: application/json')
+bench_salt=bench-salt
+bench_hash=$(printf '%s' "bench-password$bench_salt" | sha512sum | cut -d' ' -f1)
+curl "${admin[@]}" -X POST "http://127.0.0.1:$api_port/clients" -d "{\"clientID\":\"bench\",
+  \"name\":\"bench\",\"roles\":[\"benchmark\"],\"passwordAlgorithm\":\"sha512\",
+  \"passwordSalt\":\"$bench_salt\",\"passwordHash\":\"$bench_hash\"}" >/dev/null
+curl "${admin[@]}" -X POST "http://127.0.0.1:$api_port/channels" -d "{\"name\":\"bench\",
+  \"urlPattern\":\"^/health.json$\",\"methods\":[\"GET\"],\"allow\":[\"benchmark\"],
+  \"routes\":[{\"name\":\"nginx\",\"host\":\"127.0.0.1\",\"port\":$nginx_port,
+  \"primary\":true}]}" >/dev/null
+bench_auth="Authorization: Basic $(printf 'bench:bench-password' | base64)"
+curl -sf -H "$bench_auth" "http://127.0.0.1:$port/health.json" >/dev/null
+read -r r_rps r_p50 r_p99 < <(run_wrk "http://127.0.0.1:$port/health.json" -H "$bench_auth")
+read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json" -H "$bench_auth")
+router_ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { printf "%.2f", a/b }')
+router_added=$(awk -v a="$(to_ms "$r_p50")" -v b="$(to_ms "$d_p50")" 'BEGIN { printf "%.3f", a-b }')
+
 # --- Queue: enqueue + deliver vs direct HTTP ----------------------------------------------
 queue_json=$(build/release/bench/queue_throughput 20000 64)
 q_rate=$(echo "$queue_json" | sed -E 's/.*"queue_jobs_per_s":([0-9.]+).*/\1/')
 q_direct=$(echo "$queue_json" | sed -E 's/.*"direct_requests_per_s":([0-9.]+).*/\1/')
 q_ratio=$(echo "$queue_json" | sed -E 's/.*"ratio":([0-9.]+).*/\1/')
+
+# --- FHIR: creates / reads / identifier searches / 100-entry transactions at 16 connections,
+# against the same Patient JSON inserted straight into SQLite in-process ------------------
+fhir_json=$(build/release/bench/fhir_throughput "${BENCH_FHIR_PATIENTS:-100000}" 16)
+fj() { echo "$fhir_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 
 echo
 echo "chtlink benchmarks ($(nproc) cores, wrk -t$threads -c$connections -d${seconds}s, $(date -u +%Y-%m-%d))"
@@ -91,3 +117,10 @@ printf '%-44s %12s %10s %10s %8s %s\n' "HTTP GET /health, chtlink" "$c_rps" "$(t
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: nginx, static file of $size bytes" "$n_rps" "$(to_ms "$n_p50")" "$(to_ms "$n_p99")" "1.00" ""
 printf '%-44s %12s %10s %10s %8s %s\n' "queue: enqueue + deliver (20000 jobs)" "$q_rate" "-" "-" "$q_ratio" ">= 5000 jobs/s"
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: direct HTTP POST, same client" "$q_direct" "-" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "him router: channel to nginx (auth + tx log)" "$r_rps" "$(to_ms "$r_p50")" "$(to_ms "$r_p99")" "$router_ratio" ">= 0.70; added p50 ${router_added} ms (< 0.2)"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: nginx directly, same file" "$d_rps" "$(to_ms "$d_p50")" "$(to_ms "$d_p99")" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR create Patient (16 conns)" "$(fj creates_per_s)" "$(fj create_p50_ms)" "$(fj create_p99_ms)" "$(fj create_vs_raw_ratio)" ">= 5000/s, >= 0.30 of raw"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: raw SQLite insert, same JSON" "$(fj raw_sqlite_inserts_per_s)" "-" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR read Patient by id" "$(fj reads_per_s)" "$(fj read_p50_ms)" "$(fj read_p99_ms)" "-" ">= 20000/s"
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR Patient?identifier= at $(fj patients) Patients" "$(fj identifier_searches_per_s)" "$(fj search_p50_ms)" "$(fj search_p99_ms)" "-" "p99 <= 10 ms"
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR 100-entry transaction Bundles" "$(fj transactions_100_per_s)" "$(fj transaction_p50_ms)" "-" "-" "peak RSS $(fj peak_rss_mb) MB"

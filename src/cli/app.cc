@@ -19,8 +19,9 @@ void addConfigOptions(CLI::App* cmd, ConfigArgs& args) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"chtlink: connects the Community Health Toolkit (CHT) to HL7 FHIR systems, "
-               "the OpenHIE way, in one binary."};
+  CLI::App app{
+      "chtlink: connects the Community Health Toolkit (CHT) to HL7 FHIR systems, "
+      "the OpenHIE way, in one binary."};
   app.set_version_flag("-V,--version", std::string("chtlink ") + CHTLINK_VERSION);
   app.require_subcommand(1);
   int exit_code = kExitOk;
@@ -28,8 +29,9 @@ int run(int argc, char** argv) {
   ServeArgs serve;
   auto* serve_cmd = app.add_subcommand("serve", "Run the chtlink server");
   addConfigOptions(serve_cmd, serve.config);
-  serve_cmd->add_option("--port-file", serve.port_file,
-                        "Once listening, write one name=port line per listener (server=5001) to this file");
+  serve_cmd->add_option(
+      "--port-file", serve.port_file,
+      "Once listening, write one name=port line per listener (server=5001) to this file");
   serve_cmd->callback([&] { exit_code = serveCommand(serve); });
 
   auto* config_cmd = app.add_subcommand("config", "Inspect the configuration");
@@ -39,8 +41,9 @@ int run(int argc, char** argv) {
       "check", "Validate the configuration and print the effective values, secrets masked");
   addConfigOptions(check_cmd, check);
   check_cmd->callback([&] { exit_code = configCheckCommand(check); });
-  config_cmd->add_subcommand("docs", "Print the configuration reference (Markdown)")
-      ->callback([&] { exit_code = configDocsCommand(); });
+  config_cmd->add_subcommand("docs", "Print the configuration reference (Markdown)")->callback([&] {
+    exit_code = configDocsCommand();
+  });
 
   auto* jobs_cmd = app.add_subcommand("jobs", "List, replay and delete durable queue jobs");
   jobs_cmd->require_subcommand(1);
@@ -50,7 +53,8 @@ int run(int argc, char** argv) {
   list_cmd->add_option("--state", list.state, "pending, running, done or dead")
       ->check(CLI::IsMember({"pending", "running", "done", "dead"}));
   list_cmd->add_option("--kind", list.kind, "Only jobs of this kind");
-  list_cmd->add_option("--limit", list.limit, "At most this many jobs")->check(CLI::Range(1, 100000));
+  list_cmd->add_option("--limit", list.limit, "At most this many jobs")
+      ->check(CLI::Range(1, 100000));
   list_cmd->add_flag("--json", list.json, "One JSON object per line");
   list_cmd->callback([&] { exit_code = jobsListCommand(list); });
 
@@ -70,6 +74,85 @@ int run(int argc, char** argv) {
   addConfigOptions(delete_cmd, del.config);
   delete_cmd->add_option("id", del.id, "Job id")->required();
   delete_cmd->callback([&] { exit_code = jobsDeleteCommand(del); });
+
+  auto* outbound_cmd = app.add_subcommand("outbound", "Check CHT outbound-push configurations");
+  outbound_cmd->require_subcommand(1);
+  OutboundDryRunArgs dry_run;
+  auto* dry_run_cmd = outbound_cmd->add_subcommand(
+      "dry-run",
+      "Show, per document, which outbound configs apply and the exact payload and "
+      "hash CHT would send (or the error); sends nothing. Exit 1 if any config errors");
+  dry_run_cmd->add_option("--settings", dry_run.settings_file, "app_settings JSON file")
+      ->check(CLI::ExistingFile);
+  auto* docs_opt = dry_run_cmd
+                       ->add_option("--docs", dry_run.docs_file,
+                                    "Documents: a JSON array, {\"docs\":[...]} or an "
+                                    "_all_docs answer")
+                       ->check(CLI::ExistingFile);
+  auto* cht_opt = dry_run_cmd->add_option("--cht", dry_run.cht_url,
+                                          "Read documents (hydrated) from this CHT, e.g. "
+                                          "https://user:pass@cht.example.org");
+  docs_opt->excludes(cht_opt);
+  dry_run_cmd->add_option("--user", dry_run.user, "CHT user name (else from the URL)");
+  dry_run_cmd->add_option("--password", dry_run.password, "CHT password (else from the URL)");
+  dry_run_cmd->add_option("--limit", dry_run.limit, "At most this many documents")
+      ->check(CLI::Range(0, 100000000));
+  dry_run_cmd
+      ->add_option("--time-limit-ms", dry_run.time_limit_ms,
+                   "Time limit of one JavaScript expression")
+      ->check(CLI::Range(1, 600000));
+  dry_run_cmd->add_flag("--json", dry_run.json, "One JSON object per document");
+  dry_run_cmd->add_flag("--insecure", dry_run.insecure, "Do not verify CHT's TLS certificate");
+  dry_run_cmd->callback([&] { exit_code = outboundDryRunCommand(dry_run); });
+
+  ChtSimArgs sim;
+  auto* sim_cmd = app.add_subcommand(
+      "cht-sim", "Run the CHT API emulator (documents, changes feed, Sentinel outbound push)");
+  addConfigOptions(sim_cmd, sim.config);
+  sim_cmd->add_option("--host", sim.host, "Listen address");
+  sim_cmd->add_option("--port", sim.port, "Listen port (0 = any free port)")
+      ->check(CLI::Range(0, 65535));
+  sim_cmd->add_option("--port-file", sim.port_file,
+                      "Once listening, write cht-sim=<port> to this file");
+  sim_cmd->add_option("--store", sim.store_url,
+                      "Store URL for the emulator's state (default: store.url)");
+  sim_cmd
+      ->add_option("--seed", sim.seed,
+                   "Seed a fresh emulator: ltfu = the reference LTFU app_settings")
+      ->check(CLI::IsMember({"ltfu"}));
+  sim_cmd->add_option(
+      "--router-url", sim.router_url,
+      "Base URL the seeded outbound configs push to (default http://127.0.0.1:5001)");
+  sim_cmd->add_option("--admin-user", sim.admin_user, "CouchDB admin name (default medic)");
+  sim_cmd->add_option("--admin-password", sim.admin_password,
+                      "CouchDB admin password (default password)");
+  sim_cmd->add_option("--scheduler-interval-ms", sim.scheduler_interval_ms,
+                      "Outbound retry interval (default 300000, as CHT)");
+  sim_cmd->add_flag("--test-hooks", sim.test_hooks,
+                    "Serve POST /_sim/clock/advance and /_sim/scheduler/run (tests only)");
+  sim_cmd->callback([&] { exit_code = chtSimCommand(sim); });
+
+  ChtBackfillArgs backfill;
+  auto* cht_cmd = app.add_subcommand("cht", "Pull mode: read CHT's changes feed");
+  cht_cmd->require_subcommand(1);
+  auto* backfill_cmd = cht_cmd->add_subcommand(
+      "backfill",
+      "Evaluate outbound rules over CHT's changes feed from --since until caught up, "
+      "enqueuing delivery jobs");
+  addConfigOptions(backfill_cmd, backfill.config);
+  backfill_cmd->add_option("--cht", backfill.cht_url, "CHT URL (https://user:pass@host)")
+      ->required();
+  backfill_cmd->add_option("--user", backfill.user, "CHT user name (else from the URL)");
+  backfill_cmd->add_option("--password", backfill.password, "CHT password (else from the URL)");
+  backfill_cmd->add_option("--since", backfill.since,
+                           "Start sequence (0 = everything); default: the stored checkpoint");
+  backfill_cmd->add_option("--batch", backfill.batch, "Changes per page")
+      ->check(CLI::Range(1, 10000));
+  backfill_cmd
+      ->add_option("--credential", backfill.credentials,
+                   "Outbound credential KEY=SECRET (repeatable), as CHT's credentials store")
+      ->type_name("KEY=SECRET");
+  backfill_cmd->callback([&] { exit_code = chtBackfillCommand(backfill); });
 
   try {
     app.parse(argc, argv);

@@ -52,4 +52,46 @@ struct JobsDeleteArgs {
 };
 int jobsDeleteCommand(const JobsDeleteArgs& args);
 
+// `outbound dry-run`: evaluate app_settings.outbound against documents, send nothing.
+struct OutboundDryRunArgs {
+  std::string settings_file;  // app_settings JSON; empty = read from --cht
+  std::string docs_file;      // documents JSON (array, {"docs":[]}, _all_docs answer)
+  std::string cht_url;        // or read the documents from this CHT (medic/_all_docs)
+  std::string user;           // CHT user (else from the URL)
+  std::string password;
+  int limit = 0;             // 0 = every document
+  bool json = false;         // one JSON object per document
+  bool insecure = false;     // do not verify the CHT TLS certificate
+  int time_limit_ms = 1000;  // per JavaScript expression
+};
+int outboundDryRunCommand(const OutboundDryRunArgs& args);
+
+// `cht-sim`: the CHT API emulator.
+struct ChtSimArgs {
+  ConfigArgs config;
+  std::string host = "127.0.0.1";
+  int port = 5988;
+  std::string port_file;
+  std::string store_url;  // empty: store.url of the configuration
+  std::string seed;       // "ltfu" or empty
+  std::string router_url;
+  std::string admin_user;
+  std::string admin_password;
+  int64_t scheduler_interval_ms = 0;  // 0: CHT's 5 minutes
+  bool test_hooks = false;
+};
+int chtSimCommand(const ChtSimArgs& args);
+
+// `cht backfill`: pull mode from a sequence until caught up, with progress.
+struct ChtBackfillArgs {
+  ConfigArgs config;
+  std::string cht_url;
+  std::string user;
+  std::string password;
+  std::string since;  // empty: continue from the stored checkpoint
+  int batch = 500;
+  std::vector<std::string> credentials;  // KEY=SECRET for outbound auth
+};
+int chtBackfillCommand(const ChtBackfillArgs& args);
+
 }  // namespace chtlink::cli

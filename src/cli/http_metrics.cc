@@ -17,7 +17,8 @@ void HttpMetrics::observe(const net::RequestRecord& record) {
   prometheus::Histogram* histogram;
   {
     std::lock_guard lock(mu_);
-    auto key = std::make_tuple(std::string(record.route), std::string(record.method), record.status);
+    auto key =
+        std::make_tuple(std::string(record.route), std::string(record.method), record.status);
     auto it = counters_.find(key);
     if (it == counters_.end()) {
       auto& c = requests_.Add({{"route", std::get<0>(key)},
@@ -28,10 +29,10 @@ void HttpMetrics::observe(const net::RequestRecord& record) {
     counter = it->second;
     auto h = histograms_.find(record.route);
     if (h == histograms_.end()) {
-      auto& added = latency_.Add({{"route", std::string(record.route)}},
-                                 prometheus::Histogram::BucketBoundaries{
-                                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                     0.5, 1, 2.5, 5, 10});
+      auto& added = latency_.Add(
+          {{"route", std::string(record.route)}},
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1, 0.25, 0.5, 1, 2.5, 5, 10});
       h = histograms_.emplace(std::string(record.route), &added).first;
     }
     histogram = h->second;

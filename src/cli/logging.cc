@@ -56,8 +56,8 @@ Loggers makeLoggers(const config::LogOptions& options) {
   loggers.main->flush_on(spdlog::level::info);
 
   loggers.pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
-  loggers.access = std::make_shared<spdlog::async_logger>(
-      "access", sink, loggers.pool, spdlog::async_overflow_policy::block);
+  loggers.access = std::make_shared<spdlog::async_logger>("access", sink, loggers.pool,
+                                                          spdlog::async_overflow_policy::block);
   loggers.access->set_level(options.access_log ? spdlog::level::info : spdlog::level::off);
   return loggers;
 }

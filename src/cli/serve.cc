@@ -4,6 +4,7 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
@@ -18,6 +19,8 @@
 #include "cli/commands.h"
 #include "cli/http_metrics.h"
 #include "cli/logging.h"
+#include "fhir/rest/fhir_service.h"
+#include "him/him.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/server.h"
@@ -126,9 +129,18 @@ int serveCommand(const ServeArgs& args) {
     log.error("database migration failed: {}", s.error().message);
     return kExitFailure;
   }
+  if (Status s = store::migrate(**db, him::migrations()); !s.has_value()) {
+    log.error("database migration failed: {}", s.error().message);
+    return kExitFailure;
+  }
+  if (Status s = store::migrate(**db, fhir::FhirService::migrations()); !s.has_value()) {
+    log.error("database migration failed: {}", s.error().message);
+    return kExitFailure;
+  }
 
-  int threads = config->io_threads > 0 ? config->io_threads
-                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = config->io_threads > 0
+                    ? config->io_threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::EventLoop loop(threads);
   auto client = net::makeBeastHttpClient(loop, config->client);
 
@@ -137,8 +149,47 @@ int serveCommand(const ServeArgs& args) {
 
   prometheus::Registry registry;
   HttpMetrics http_metrics(registry);
-  net::Server server(loop, config->server, buildRouter(clock, started, registry, **db),
-                     loggers.access);
+  // him: the router answers every request on this server that /health and /metrics do not;
+  // its admin API has a listener of its own.
+  std::unique_ptr<him::Him> him;
+  std::unique_ptr<net::Server> api_server;
+  net::Router router = buildRouter(clock, started, registry, **db);
+  if (config->him.enabled) {
+    him = std::make_unique<him::Him>(**db, *client, clock, random, config->him, loggers.main);
+    if (Status s = him->start(); !s.has_value()) {
+      log.error("{}", s.error().message);
+      return kExitFailure;
+    }
+    router.add("*", "/{rest...}", him->routerHandler());
+    auto api_options = him->adminServerOptions(config->server);
+    if (!api_options.has_value()) {
+      log.error("{}", api_options.error().message);
+      return kExitFailure;
+    }
+    api_server =
+        std::make_unique<net::Server>(loop, *api_options, him->adminRouter(), loggers.access);
+  }
+  // fhir: the FHIR R4 server on its own listener (fhir.port).
+  std::unique_ptr<fhir::FhirService> fhir_service;
+  std::unique_ptr<net::Server> fhir_server;
+  if (config->fhir.enabled) {
+    fhir_service =
+        std::make_unique<fhir::FhirService>(**db, clock, random, config->fhir, loggers.main);
+    net::Router fhir_router;
+    fhir_service->mount(fhir_router);
+    net::ServerOptions fhir_options = config->server;
+    fhir_options.name = "fhir";
+    fhir_options.host = config->fhir.host;
+    fhir_options.port = config->fhir.port;
+    fhir_options.port_setting = "fhir.port";
+    fhir_options.tls.reset();
+    // Bodies up to twice the FHIR limit reach the service, which answers 413 with an
+    // OperationOutcome; only larger ones get the listener's plain JSON 413.
+    fhir_options.max_body_bytes = 2 * config->fhir.max_body_bytes;
+    fhir_server =
+        std::make_unique<net::Server>(loop, fhir_options, std::move(fhir_router), loggers.access);
+  }
+  net::Server server(loop, config->server, std::move(router), loggers.access);
   server.setObserver([&http_metrics](const net::RequestRecord& r) { http_metrics.observe(r); });
 
   auto port = server.listen();
@@ -146,8 +197,28 @@ int serveCommand(const ServeArgs& args) {
     log.error("{}", port.error().message);
     return kExitFailure;
   }
+  std::vector<std::pair<std::string, uint16_t>> ports = {{"server", *port}};
+  if (api_server) {
+    auto api_port = api_server->listen();
+    if (!api_port.has_value()) {
+      log.error("{}", api_port.error().message);
+      return kExitFailure;
+    }
+    ports.emplace_back("api", *api_port);
+    log.info("admin API: {}://{}:{}", config->him.api_tls ? "https" : "http", config->him.api_host,
+             *api_port);
+  }
+  if (fhir_server) {
+    auto fhir_port = fhir_server->listen();
+    if (!fhir_port.has_value()) {
+      log.error("{}", fhir_port.error().message);
+      return kExitFailure;
+    }
+    ports.emplace_back("fhir", *fhir_port);
+    log.info("FHIR R4: http://{}:{}{}", config->fhir.host, *fhir_port, config->fhir.base_path);
+  }
   if (!args.port_file.empty()) {
-    if (Status s = writePortFile(args.port_file, {{"server", *port}}); !s.has_value()) {
+    if (Status s = writePortFile(args.port_file, ports); !s.has_value()) {
       log.error("{}", s.error().message);
       return kExitFailure;
     }
@@ -158,7 +229,14 @@ int serveCommand(const ServeArgs& args) {
   loop.onSignal({SIGINT, SIGTERM}, [&](int signal) {
     log.info("received {}, draining for up to {} ms", signal == SIGINT ? "SIGINT" : "SIGTERM",
              config->drain_timeout.count());
-    server.shutdown(config->drain_timeout, [&] { stopped.open(); });
+    auto remaining =
+        std::make_shared<std::atomic<int>>(1 + (api_server ? 1 : 0) + (fhir_server ? 1 : 0));
+    auto one_done = [&stopped, remaining] {
+      if (remaining->fetch_sub(1) == 1) stopped.open();
+    };
+    server.shutdown(config->drain_timeout, one_done);
+    if (api_server) api_server->shutdown(config->drain_timeout, one_done);
+    if (fhir_server) fhir_server->shutdown(config->drain_timeout, one_done);
   });
   loop.start();
   log.info("ready: store {}, http {}://{}:{}", (*db)->describe(),
@@ -168,6 +246,12 @@ int serveCommand(const ServeArgs& args) {
   workers.stop(config->drain_timeout);
   loop.stop();
   loop.join();
+  // Upstream calls still in flight end with the client; their transactions are then
+  // recorded and flushed by him.
+  api_server.reset();
+  fhir_server.reset();
+  client.reset();
+  if (him) him->stop();
   log.info("stopped");
   return kExitOk;
 }

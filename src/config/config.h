@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "base/result.h"
+#include "fhir/rest/fhir_options.h"
+#include "him/options.h"
 #include "net/client.h"
 #include "net/server.h"
 #include "queue/queue.h"
@@ -38,6 +40,8 @@ struct Config {
   net::ClientOptions client;
   store::StoreOptions store;
   queue::QueueOptions queue;
+  him::HimOptions him;
+  fhir::FhirOptions fhir;
   LogOptions log;
 
   // Where each key's value came from: "default", "file chtlink.toml:3:1",
@@ -48,9 +52,9 @@ struct Config {
 };
 
 struct ConfigSources {
-  std::optional<std::string> file;                         // path of a TOML file
-  std::vector<std::pair<std::string, std::string>> env;    // the process environment
-  std::vector<std::string> overrides;                      // "section.key=value" from --set
+  std::optional<std::string> file;                       // path of a TOML file
+  std::vector<std::pair<std::string, std::string>> env;  // the process environment
+  std::vector<std::string> overrides;                    // "section.key=value" from --set
 };
 
 // Loads and validates. The error (InvalidArgument) lists every problem, one per line.

@@ -1,7 +1,8 @@
 #include "config/duration.h"
 
-#include <charconv>
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace chtlink::config {
 
@@ -14,13 +15,17 @@ Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
   }
   std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
   int64_t factor = 0;
-  if (unit.empty() || unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1'000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
+  if (unit.empty() || unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1'000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
   else
-    return invalidArgument(fmt::format(
-        "\"{}\" has an unknown unit \"{}\"; use ms, s, m or h", text, unit));
+    return invalidArgument(
+        fmt::format("\"{}\" has an unknown unit \"{}\"; use ms, s, m or h", text, unit));
   if (number > INT64_MAX / factor) return invalidArgument(fmt::format("\"{}\" is too long", text));
   return std::chrono::milliseconds(number * factor);
 }

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <cstdlib>
-#include <toml++/toml.h>
 
 #include "config/config.h"
 #include "config/settings.h"
@@ -73,16 +73,20 @@ void loadFile(Config& config, std::span<const Setting> table, const std::string&
       std::string full = section + "." + std::string(key.str());
       std::string source = "file " + position(file, node.source());
       RawValue raw;
-      if (auto s = node.value<std::string>(); s && node.is_string()) raw.value = *s;
-      else if (node.is_integer()) raw.value = *node.value<int64_t>();
-      else if (node.is_boolean()) raw.value = *node.value<bool>();
-      else if (node.is_floating_point()) raw.value = *node.value<double>();
+      if (auto s = node.value<std::string>(); s && node.is_string())
+        raw.value = *s;
+      else if (node.is_integer())
+        raw.value = *node.value<int64_t>();
+      else if (node.is_boolean())
+        raw.value = *node.value<bool>();
+      else if (node.is_floating_point())
+        raw.value = *node.value<double>();
       else {
         if (findSetting(table, full) == nullptr) {
           problems.add(fmt::format("{}: unknown key \"{}\"", source, full));
         } else {
-          problems.add(fmt::format("{}: {}: arrays, tables and dates are not accepted here",
-                                   source, full));
+          problems.add(
+              fmt::format("{}: {}: arrays, tables and dates are not accepted here", source, full));
         }
         continue;
       }
@@ -95,8 +99,9 @@ void finish(Config& config, Problems& problems) {
   bool has_cert = !config.tls_certificate_file.empty();
   bool has_key = !config.tls_private_key_file.empty();
   if (has_cert != has_key) {
-    problems.add("server.tls_certificate_file and server.tls_private_key_file must be set "
-                 "together to serve HTTPS");
+    problems.add(
+        "server.tls_certificate_file and server.tls_private_key_file must be set "
+        "together to serve HTTPS");
   } else if (has_cert) {
     config.server.tls = net::TlsFiles{config.tls_certificate_file, config.tls_private_key_file};
   }
@@ -129,8 +134,10 @@ Result<Config> loadConfig(const ConfigSources& sources) {
     for (const Setting& s : table)
       if (s.envName() == name) match = &s;
     if (match == nullptr) {
-      problems.add(fmt::format("environment {}: no such setting (settings are listed by "
-                               "`chtlink config docs`)", name));
+      problems.add(
+          fmt::format("environment {}: no such setting (settings are listed by "
+                      "`chtlink config docs`)",
+                      name));
       continue;
     }
     apply(config, table, match->key, RawValue{value, true}, "environment " + name, problems);
@@ -151,8 +158,9 @@ Result<Config> loadConfig(const ConfigSources& sources) {
 }
 
 std::string renderEffectiveConfig(const Config& config) {
-  std::string out = "# Effective configuration (secrets masked). Precedence: default < file <\n"
-                    "# environment < --set.\n";
+  std::string out =
+      "# Effective configuration (secrets masked). Precedence: default < file <\n"
+      "# environment < --set.\n";
   std::string section;
   for (const Setting& s : settings()) {
     if (s.section() != section) {
@@ -186,9 +194,10 @@ std::string renderConfigReference() {
   for (const Setting& s : settings()) {
     if (s.section() != section) {
       section = s.section();
-      out += fmt::format("\n## [{}]\n\n| key | environment | default | description |\n"
-                         "|---|---|---|---|\n",
-                         section);
+      out += fmt::format(
+          "\n## [{}]\n\n| key | environment | default | description |\n"
+          "|---|---|---|---|\n",
+          section);
     }
     std::string def = s.show(defaults);
     if (s.kind == SettingKind::Choice) {

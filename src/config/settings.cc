@@ -22,10 +22,14 @@ std::string quote(const std::string& s) {
 
 std::string typeName(const RawValue& v) {
   switch (v.value.index()) {
-    case 0: return "a string";
-    case 1: return "an integer";
-    case 2: return "a boolean";
-    default: return "a number with a fraction";
+    case 0:
+      return "a string";
+    case 1:
+      return "an integer";
+    case 2:
+      return "a boolean";
+    default:
+      return "a number with a fraction";
   }
 }
 
@@ -71,8 +75,7 @@ Result<std::chrono::milliseconds> toDuration(const RawValue& v) {
 }
 
 template <typename Field>
-Setting integer(std::string key, std::string description, int64_t min, int64_t max,
-                Field field) {
+Setting integer(std::string key, std::string description, int64_t min, int64_t max, Field field) {
   Setting s{std::move(key), SettingKind::Integer, std::move(description), min, max, {}, {}, {}};
   s.assign = [field, min, max](Config& c, const RawValue& v) -> Status {
     CHTLINK_ASSIGN_OR_RETURN(int64_t n, toInteger(v, min, max));
@@ -80,9 +83,7 @@ Setting integer(std::string key, std::string description, int64_t min, int64_t m
     field(c) = static_cast<T>(n);
     return ok();
   };
-  s.show = [field](const Config& c) {
-    return fmt::format("{}", field(const_cast<Config&>(c)));
-  };
+  s.show = [field](const Config& c) { return fmt::format("{}", field(const_cast<Config&>(c))); };
   return s;
 }
 
@@ -123,8 +124,7 @@ Setting choice(std::string key, std::string description, std::vector<std::string
   s.assign = [field, choices](Config& c, const RawValue& v) -> Status {
     CHTLINK_ASSIGN_OR_RETURN(std::string t, toText(v));
     if (std::find(choices.begin(), choices.end(), t) == choices.end()) {
-      return invalidArgument(
-          fmt::format("\"{}\" is not one of: {}", t, fmt::join(choices, ", ")));
+      return invalidArgument(fmt::format("\"{}\" is not one of: {}", t, fmt::join(choices, ", ")));
     }
     field(c) = std::move(t);
     return ok();
@@ -152,86 +152,182 @@ constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
 std::vector<Setting> buildSettings() {
   std::vector<Setting> t;
   // [server]
-  t.push_back(text("server.host", "Address the HTTP server binds; 0.0.0.0 for every interface.",
-                   [](Config& c) -> auto& { return c.server.host; }));
-  t.push_back(integer("server.port", "TCP port of the HTTP server; 0 picks a free port.", 0,
-                      65535, [](Config& c) -> auto& { return c.server.port; }));
-  t.push_back(integer("server.io_threads", "Network I/O threads; 0 means one per core.", 0, 256,
-                      [](Config& c) -> auto& { return c.io_threads; }));
-  t.push_back(integer("server.max_header_bytes",
-                      "Largest request header block accepted; larger gets 431.", 1024, kMaxInt,
-                      [](Config& c) -> auto& { return c.server.max_header_bytes; }));
-  t.push_back(integer("server.max_body_bytes", "Largest request body accepted; larger gets 413.",
-                      0, kMaxInt, [](Config& c) -> auto& { return c.server.max_body_bytes; }));
-  t.push_back(duration("server.read_timeout",
-                       "Time a client has to send a whole request; slower gets 408.",
-                       [](Config& c) -> auto& { return c.server.read_timeout; }));
-  t.push_back(duration("server.request_timeout",
-                       "Time a request may take to be answered; longer gets 503.",
-                       [](Config& c) -> auto& { return c.server.request_timeout; }));
-  t.push_back(duration("server.idle_timeout", "An idle keep-alive connection is closed after this.",
-                       [](Config& c) -> auto& { return c.server.idle_timeout; }));
-  t.push_back(duration("server.drain_timeout",
-                       "On SIGINT/SIGTERM, time in-flight requests get to finish.",
-                       [](Config& c) -> auto& { return c.drain_timeout; }));
-  t.push_back(integer("server.max_connections", "Open connections accepted at once.", 1, kMaxInt,
-                      [](Config& c) -> auto& { return c.server.max_connections; }));
-  t.push_back(text("server.tls_certificate_file",
-                   "PEM certificate (chain) to serve HTTPS; empty serves plain HTTP.",
-                   [](Config& c) -> auto& { return c.tls_certificate_file; }));
-  t.push_back(text("server.tls_private_key_file", "PEM private key for the certificate.",
-                   [](Config& c) -> auto& { return c.tls_private_key_file; }));
+  t.push_back(text(
+      "server.host", "Address the HTTP server binds; 0.0.0.0 for every interface.",
+      [](Config & c) -> auto& { return c.server.host; }));
+  t.push_back(integer(
+      "server.port", "TCP port of the HTTP server; 0 picks a free port.", 0, 65535,
+      [](Config & c) -> auto& { return c.server.port; }));
+  t.push_back(integer(
+      "server.io_threads", "Network I/O threads; 0 means one per core.", 0, 256,
+      [](Config & c) -> auto& { return c.io_threads; }));
+  t.push_back(integer(
+      "server.max_header_bytes", "Largest request header block accepted; larger gets 431.", 1024,
+      kMaxInt, [](Config & c) -> auto& { return c.server.max_header_bytes; }));
+  t.push_back(integer(
+      "server.max_body_bytes", "Largest request body accepted; larger gets 413.", 0, kMaxInt,
+      [](Config & c) -> auto& { return c.server.max_body_bytes; }));
+  t.push_back(duration(
+      "server.read_timeout", "Time a client has to send a whole request; slower gets 408.",
+      [](Config & c) -> auto& { return c.server.read_timeout; }));
+  t.push_back(duration(
+      "server.request_timeout", "Time a request may take to be answered; longer gets 503.",
+      [](Config & c) -> auto& { return c.server.request_timeout; }));
+  t.push_back(duration(
+      "server.idle_timeout", "An idle keep-alive connection is closed after this.",
+      [](Config & c) -> auto& { return c.server.idle_timeout; }));
+  t.push_back(duration(
+      "server.drain_timeout", "On SIGINT/SIGTERM, time in-flight requests get to finish.",
+      [](Config & c) -> auto& { return c.drain_timeout; }));
+  t.push_back(integer(
+      "server.max_connections", "Open connections accepted at once.", 1, kMaxInt,
+      [](Config & c) -> auto& { return c.server.max_connections; }));
+  t.push_back(text(
+      "server.tls_certificate_file",
+      "PEM certificate (chain) to serve HTTPS; empty serves plain HTTP.",
+      [](Config & c) -> auto& { return c.tls_certificate_file; }));
+  t.push_back(text(
+      "server.tls_private_key_file", "PEM private key for the certificate.",
+      [](Config & c) -> auto& { return c.tls_private_key_file; }));
   // [client]
-  t.push_back(duration("client.connect_timeout", "Outbound HTTP: time to connect.",
-                       [](Config& c) -> auto& { return c.client.connect_timeout; }));
-  t.push_back(duration("client.request_timeout", "Outbound HTTP: time for a whole exchange.",
-                       [](Config& c) -> auto& { return c.client.request_timeout; }));
-  t.push_back(boolean("client.verify_tls",
-                      "Verify servers' TLS certificates. Turn off only for testing.",
-                      [](Config& c) -> auto& { return c.client.verify_tls; }));
-  t.push_back(text("client.ca_file", "Extra trusted CA certificates (PEM) for outbound HTTPS.",
-                   [](Config& c) -> auto& { return c.client.ca_file; }));
+  t.push_back(duration(
+      "client.connect_timeout", "Outbound HTTP: time to connect.",
+      [](Config & c) -> auto& { return c.client.connect_timeout; }));
+  t.push_back(duration(
+      "client.request_timeout", "Outbound HTTP: time for a whole exchange.",
+      [](Config & c) -> auto& { return c.client.request_timeout; }));
+  t.push_back(boolean(
+      "client.verify_tls", "Verify servers' TLS certificates. Turn off only for testing.",
+      [](Config & c) -> auto& { return c.client.verify_tls; }));
+  t.push_back(text(
+      "client.ca_file", "Extra trusted CA certificates (PEM) for outbound HTTPS.",
+      [](Config & c) -> auto& { return c.client.ca_file; }));
   // [store]
-  t.push_back(secret("store.url",
-                     "Database: sqlite:PATH (embedded, the default) or postgresql://...",
-                     [](Config& c) -> auto& { return c.store.url; }));
-  t.push_back(integer("store.read_connections", "Database connections serving reads.", 1, 64,
-                      [](Config& c) -> auto& { return c.store.read_connections; }));
-  t.push_back(duration("store.busy_timeout", "How long a write waits for a locked database.",
-                       [](Config& c) -> auto& { return c.store.busy_timeout; }));
-  t.push_back(choice("store.sqlite_synchronous",
-                     "SQLite durability: normal survives any process crash; full also "
-                     "survives power loss, at the cost of an fsync per commit.",
-                     {"normal", "full"},
-                     [](Config& c) -> auto& { return c.store.sqlite_synchronous; }));
-  t.push_back(integer("store.max_pending",
-                      "Database work queued beyond this is refused (503), not buffered.", 1,
-                      kMaxInt, [](Config& c) -> auto& { return c.store.max_pending; }));
+  t.push_back(secret(
+      "store.url", "Database: sqlite:PATH (embedded, the default) or postgresql://...",
+      [](Config & c) -> auto& { return c.store.url; }));
+  t.push_back(integer(
+      "store.read_connections", "Database connections serving reads.", 1, 64,
+      [](Config & c) -> auto& { return c.store.read_connections; }));
+  t.push_back(duration(
+      "store.busy_timeout", "How long a write waits for a locked database.",
+      [](Config & c) -> auto& { return c.store.busy_timeout; }));
+  t.push_back(choice(
+      "store.sqlite_synchronous",
+      "SQLite durability: normal survives any process crash; full also "
+      "survives power loss, at the cost of an fsync per commit.",
+      {"normal", "full"}, [](Config & c) -> auto& { return c.store.sqlite_synchronous; }));
+  t.push_back(integer(
+      "store.max_pending", "Database work queued beyond this is refused (503), not buffered.", 1,
+      kMaxInt, [](Config & c) -> auto& { return c.store.max_pending; }));
   // [queue]
-  t.push_back(integer("queue.max_attempts", "Delivery attempts before a job is dead-lettered.", 1,
-                      1000, [](Config& c) -> auto& { return c.queue.max_attempts; }));
-  t.push_back(duration("queue.initial_backoff", "Wait before the first retry; doubles each time.",
-                       [](Config& c) -> auto& { return c.queue.initial_backoff; }));
-  t.push_back(duration("queue.max_backoff", "Longest wait between two attempts.",
-                       [](Config& c) -> auto& { return c.queue.max_backoff; }));
-  t.push_back(duration("queue.lease", "A job running longer than this is taken back and retried.",
-                       [](Config& c) -> auto& { return c.queue.lease; }));
-  t.push_back(integer("queue.concurrency", "Jobs in flight at once in this process.", 1, 10'000,
-                      [](Config& c) -> auto& { return c.queue.concurrency; }));
-  t.push_back(integer("queue.concurrency_per_destination",
-                      "Jobs in flight at once to one destination.", 1, 10'000,
-                      [](Config& c) -> auto& { return c.queue.concurrency_per_destination; }));
-  t.push_back(duration("queue.poll_interval",
-                       "How often workers look for due jobs (retries, other processes).",
-                       [](Config& c) -> auto& { return c.queue.poll_interval; }));
+  t.push_back(integer(
+      "queue.max_attempts", "Delivery attempts before a job is dead-lettered.", 1, 1000,
+      [](Config & c) -> auto& { return c.queue.max_attempts; }));
+  t.push_back(duration(
+      "queue.initial_backoff", "Wait before the first retry; doubles each time.",
+      [](Config & c) -> auto& { return c.queue.initial_backoff; }));
+  t.push_back(duration(
+      "queue.max_backoff", "Longest wait between two attempts.",
+      [](Config & c) -> auto& { return c.queue.max_backoff; }));
+  t.push_back(duration(
+      "queue.lease", "A job running longer than this is taken back and retried.",
+      [](Config & c) -> auto& { return c.queue.lease; }));
+  t.push_back(integer(
+      "queue.concurrency", "Jobs in flight at once in this process.", 1, 10'000,
+      [](Config & c) -> auto& { return c.queue.concurrency; }));
+  t.push_back(integer(
+      "queue.concurrency_per_destination", "Jobs in flight at once to one destination.", 1, 10'000,
+      [](Config & c) -> auto& { return c.queue.concurrency_per_destination; }));
+  t.push_back(duration(
+      "queue.poll_interval", "How often workers look for due jobs (retries, other processes).",
+      [](Config & c) -> auto& { return c.queue.poll_interval; }));
+  // [him]
+  t.push_back(boolean(
+      "him.enabled",
+      "Run the OpenHIM-compatible router (on server.port, beside /health and "
+      "/metrics) and its admin API.",
+      [](Config & c) -> auto& { return c.him.enabled; }));
+  t.push_back(text(
+      "him.api_host", "Address the admin API binds; 0.0.0.0 for every interface.",
+      [](Config & c) -> auto& { return c.him.api_host; }));
+  t.push_back(integer(
+      "him.api_port", "TCP port of the admin API; 0 picks a free port.", 0, 65535,
+      [](Config & c) -> auto& { return c.him.api_port; }));
+  t.push_back(boolean(
+      "him.api_tls",
+      "Serve the admin API over HTTPS (a self-signed certificate is created in "
+      "him.data_dir unless one is configured); false serves plain HTTP.",
+      [](Config & c) -> auto& { return c.him.api_tls; }));
+  t.push_back(text(
+      "him.api_tls_certificate_file",
+      "PEM certificate (chain) of the admin API; empty uses the self-signed one.",
+      [](Config & c) -> auto& { return c.him.api_tls_certificate_file; }));
+  t.push_back(text(
+      "him.api_tls_private_key_file", "PEM private key of the admin API certificate.",
+      [](Config & c) -> auto& { return c.him.api_tls_private_key_file; }));
+  t.push_back(text(
+      "him.data_dir", "Directory for him's files (the self-signed certificate).",
+      [](Config & c) -> auto& { return c.him.data_dir; }));
+  t.push_back(duration(
+      "him.router_timeout", "Upstream timeout of channels without their own timeout.",
+      [](Config & c) -> auto& { return c.him.router_timeout; }));
+  t.push_back(integer(
+      "him.max_stored_body_bytes",
+      "Each body stored in a transaction is cut beyond this many bytes.", 0, kMaxInt,
+      [](Config & c) -> auto& { return c.him.max_stored_body_bytes; }));
+  t.push_back(duration(
+      "him.auth_window", "Admin API token auth: allowed difference between auth-ts and the clock.",
+      [](Config & c) -> auto& { return c.him.auth_window; }));
+  t.push_back(boolean(
+      "him.allow_default_admin",
+      "Start even while root@openhim.org has the default password "
+      "openhim-password (a warning is logged). Production mode will refuse.",
+      [](Config & c) -> auto& { return c.him.allow_default_admin; }));
+  // [fhir]
+  t.push_back(boolean(
+      "fhir.enabled", "Run the embedded FHIR R4 server on its own listener.",
+      [](Config & c) -> auto& { return c.fhir.enabled; }));
+  t.push_back(text(
+      "fhir.host", "Address the FHIR server binds; 0.0.0.0 for every interface.",
+      [](Config & c) -> auto& { return c.fhir.host; }));
+  t.push_back(integer(
+      "fhir.port", "TCP port of the FHIR server; 0 picks a free port.", 0, 65535,
+      [](Config & c) -> auto& { return c.fhir.port; }));
+  t.push_back(text(
+      "fhir.base_path", "Path prefix of the FHIR API (the [base] is host + this).",
+      [](Config & c) -> auto& { return c.fhir.base_path; }));
+  t.push_back(text(
+      "fhir.public_base",
+      "Absolute base URL used in Location, fullUrl and paging links; empty builds it "
+      "from the request's Host / X-Forwarded-* headers.",
+      [](Config & c) -> auto& { return c.fhir.public_base; }));
+  t.push_back(integer(
+      "fhir.max_body_bytes",
+      "Largest resource or Bundle accepted; larger gets 413 (OperationOutcome).", 1, kMaxInt,
+      [](Config & c) -> auto& { return c.fhir.max_body_bytes; }));
+  t.push_back(integer(
+      "fhir.default_count", "Search page size when _count is not given.", 1, 10000,
+      [](Config & c) -> auto& { return c.fhir.default_count; }));
+  t.push_back(integer(
+      "fhir.max_count", "Largest search page; a bigger _count is clamped.", 1, 10000,
+      [](Config & c) -> auto& { return c.fhir.max_count; }));
+  t.push_back(integer(
+      "fhir.max_includes", "_include/_revinclude resources added per page.", 0, 100000,
+      [](Config & c) -> auto& { return c.fhir.max_includes; }));
+  t.push_back(integer(
+      "fhir.max_transaction_entries", "Entries accepted in one batch or transaction Bundle.", 1,
+      100000, [](Config & c) -> auto& { return c.fhir.max_transaction_entries; }));
   // [log]
-  t.push_back(choice("log.level", "Least severe level logged.",
-                     {"trace", "debug", "info", "warn", "error"},
-                     [](Config& c) -> auto& { return c.log.level; }));
-  t.push_back(choice("log.format", "text: readable on a terminal; json: one JSON object a line.",
-                     {"text", "json"}, [](Config& c) -> auto& { return c.log.format; }));
-  t.push_back(boolean("log.access_log", "One log line per HTTP request.",
-                      [](Config& c) -> auto& { return c.log.access_log; }));
+  t.push_back(choice(
+      "log.level", "Least severe level logged.", {"trace", "debug", "info", "warn", "error"},
+      [](Config & c) -> auto& { return c.log.level; }));
+  t.push_back(choice(
+      "log.format", "text: readable on a terminal; json: one JSON object a line.", {"text", "json"},
+      [](Config & c) -> auto& { return c.log.format; }));
+  t.push_back(boolean(
+      "log.access_log", "One log line per HTTP request.",
+      [](Config & c) -> auto& { return c.log.access_log; }));
   return t;
 }
 

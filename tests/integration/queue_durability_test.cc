@@ -6,13 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
-#include "wait_until.h"
 #include "queue/http_delivery.h"
 #include "queue/queue.h"
 #include "receiver.h"
 #include "serve_process.h"
 #include "store/database.h"
 #include "store/migrations.h"
+#include "wait_until.h"
 
 namespace chtlink::testing {
 namespace {
@@ -22,7 +22,8 @@ using ::testing::HasSubstr;
 std::unique_ptr<store::Database> openStore(const std::string& url) {
   store::StoreOptions options;
   options.url = url;
-  auto log = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto log =
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
   auto db = store::openDatabase(options, log);
   EXPECT_TRUE(db.has_value()) << db.error().message;
   EXPECT_TRUE(store::migrate(**db, queue::migrations()).has_value());
@@ -72,8 +73,8 @@ TEST(QueueDurabilityTest, JobsLeasedByAKilledProcessAreDeliveredExactlyOnceByThe
   auto db = openStore(db_url);
   receiver.answerWith(200);
   {
-    ServeProcess a(dir, {"queue.lease=2s", "queue.concurrency=16",
-                         "queue.concurrency_per_destination=16"});
+    ServeProcess a(
+        dir, {"queue.lease=2s", "queue.concurrency=16", "queue.concurrency_per_destination=16"});
     ASSERT_TRUE(waitUntil([&] { return receiver.acknowledged().size() >= kAckedBeforeKill; },
                           std::chrono::seconds(30)))
         << a.process().output();
@@ -82,9 +83,9 @@ TEST(QueueDurabilityTest, JobsLeasedByAKilledProcessAreDeliveredExactlyOnceByThe
     // Wait until every acknowledged job is recorded as done, so that the kill can only hit
     // jobs that were never acknowledged.
     size_t acked = receiver.acknowledged().size();
-    ASSERT_TRUE(waitUntil([&] {
-      return countInState(*db, queue::JobState::Done) == static_cast<int64_t>(acked);
-    }, std::chrono::seconds(30)));
+    ASSERT_TRUE(waitUntil(
+        [&] { return countInState(*db, queue::JobState::Done) == static_cast<int64_t>(acked); },
+        std::chrono::seconds(30)));
     EXPECT_GT(countInState(*db, queue::JobState::Running), 0);
     a.process().signal(SIGKILL);
     EXPECT_EQ(a.process().wait(std::chrono::seconds(10)), 128 + SIGKILL);
@@ -94,8 +95,8 @@ TEST(QueueDurabilityTest, JobsLeasedByAKilledProcessAreDeliveredExactlyOnceByThe
   // Process B takes back the leases once they expire and delivers the rest.
   receiver.answerWith(200);
   ServeProcess b(dir, {"queue.lease=2s", "queue.poll_interval=100ms"});
-  ASSERT_TRUE(waitUntil([&] { return receiver.acknowledged().size() == kJobs; },
-                        std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      waitUntil([&] { return receiver.acknowledged().size() == kJobs; }, std::chrono::seconds(60)))
       << "acknowledged " << receiver.acknowledged().size() << " of " << kJobs << "\n"
       << b.process().output();
   ASSERT_TRUE(waitUntil([&] { return countInState(*db, queue::JobState::Done) == kJobs; }));
@@ -133,11 +134,11 @@ TEST(JobsCliTest, DeadJobsAreListedAndReplayed) {
   EXPECT_THAT(list.output, HasSubstr("dead"));
   EXPECT_THAT(list.output, HasSubstr("400"));
 
-  auto one = runCommand({CHTLINK_BINARY, "jobs", "replay", "1", "--set", store},
-                        dir.path().string());
+  auto one =
+      runCommand({CHTLINK_BINARY, "jobs", "replay", "1", "--set", store}, dir.path().string());
   EXPECT_EQ(one.exit_code, 0) << one.output;
-  auto missing = runCommand({CHTLINK_BINARY, "jobs", "replay", "999", "--set", store},
-                            dir.path().string());
+  auto missing =
+      runCommand({CHTLINK_BINARY, "jobs", "replay", "999", "--set", store}, dir.path().string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.output, HasSubstr("999"));
   auto rest = runCommand({CHTLINK_BINARY, "jobs", "replay", "--all-dead", "--set", store},
@@ -153,10 +154,11 @@ TEST(JobsCliTest, DeadJobsAreListedAndReplayed) {
       << again.process().output();
   EXPECT_EQ(receiver.acknowledged().size(), 3u);
 
-  auto del = runCommand({CHTLINK_BINARY, "jobs", "delete", "1", "--set", store}, dir.path().string());
+  auto del =
+      runCommand({CHTLINK_BINARY, "jobs", "delete", "1", "--set", store}, dir.path().string());
   EXPECT_EQ(del.exit_code, 0) << del.output;
-  auto json = runCommand({CHTLINK_BINARY, "jobs", "list", "--json", "--set", store},
-                         dir.path().string());
+  auto json =
+      runCommand({CHTLINK_BINARY, "jobs", "list", "--json", "--set", store}, dir.path().string());
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_EQ(json.output.find("\"id\":1,"), std::string::npos) << json.output;
   EXPECT_THAT(json.output, HasSubstr("\"id\":2"));

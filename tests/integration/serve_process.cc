@@ -9,8 +9,13 @@ ServeProcess::ServeProcess(const TempDir& dir, std::vector<std::string> sets,
     : dir_(dir) {
   static int counter = 0;
   std::string port_file = dir.file("port-" + std::to_string(++counter));
-  std::vector<std::string> argv = {CHTLINK_BINARY, "serve", "--port-file", port_file,
-                                   "--set", "server.port=0", "--set", "store.url=" + databaseUrl()};
+  std::vector<std::string> argv = {CHTLINK_BINARY, "serve",
+                                   "--port-file",  port_file,
+                                   "--set",        "server.port=0",
+                                   "--set",        "him.api_port=0",
+                                   "--set",        "him.data_dir=" + dir.path().string(),
+                                   "--set",        "fhir.port=0",
+                                   "--set",        "store.url=" + databaseUrl()};
   for (const auto& s : sets) {
     argv.push_back("--set");
     argv.push_back(s);
@@ -19,8 +24,7 @@ ServeProcess::ServeProcess(const TempDir& dir, std::vector<std::string> sets,
   process_ = std::make_unique<ChildProcess>(argv, dir.path().string());
   ports_ = readPortFile(port_file);
   if (ports_.empty()) {
-    throw std::runtime_error("chtlink serve did not report a port; output:\n" +
-                             process_->output());
+    throw std::runtime_error("chtlink serve did not report a port; output:\n" + process_->output());
   }
 }
 

@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "base/json.h"
-#include "wait_until.h"
 #include "raw_socket.h"
 #include "serve_process.h"
+#include "wait_until.h"
 
 namespace chtlink::testing {
 namespace {
@@ -33,14 +33,17 @@ TEST(ServeTest, HealthAnswersStatusUptimeAndVersion) {
 
 TEST(ServeTest, MetricsCountRequestsByRouteAndStatusAndShowQueueDepth) {
   TempDir dir;
-  ServeProcess serve(dir);
+  // Without him's router, which otherwise answers every unmatched path.
+  ServeProcess serve(dir, {"him.enabled=false"});
   TestClient client;
   ASSERT_TRUE(client.get(serve.url("/health")).has_value());
   ASSERT_TRUE(client.get(serve.url("/nope")).has_value());
   auto r = client.get(serve.url("/metrics"));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
-  EXPECT_THAT(r->body, HasSubstr(R"(chtlink_http_requests_total{method="GET",route="/health",status="200"} 1)"));
+  EXPECT_THAT(
+      r->body,
+      HasSubstr(R"(chtlink_http_requests_total{method="GET",route="/health",status="200"} 1)"));
   EXPECT_THAT(r->body, HasSubstr(R"(route="unmatched",status="404"} 1)"));
   EXPECT_THAT(r->body, HasSubstr("chtlink_http_request_duration_seconds_bucket"));
   EXPECT_THAT(r->body, HasSubstr(R"(chtlink_queue_jobs{state="dead"} 0)"));
@@ -72,7 +75,8 @@ TEST(ServeTest, OversizedBodyGets413WithAJsonBody) {
 
 TEST(ServeTest, UnknownPathAndWrongMethodGetJsonBodies) {
   TempDir dir;
-  ServeProcess serve(dir);
+  // Without him's router, which otherwise answers every unmatched path and method.
+  ServeProcess serve(dir, {"him.enabled=false"});
   TestClient client;
   auto missing = client.get(serve.url("/no/such/thing"));
   ASSERT_TRUE(missing.has_value());
@@ -126,9 +130,8 @@ TEST(ServeTest, JsonLogFormatWritesOneJsonObjectPerLine) {
   ServeProcess serve(dir, {}, {"--log-format", "json"});
   TestClient client;
   ASSERT_TRUE(client.get(serve.url("/health")).has_value());
-  ASSERT_TRUE(waitUntil([&] {
-    return serve.process().output().find("/health") != std::string::npos;
-  }));
+  ASSERT_TRUE(
+      waitUntil([&] { return serve.process().output().find("/health") != std::string::npos; }));
   std::istringstream lines(serve.process().output());
   int count = 0;
   for (std::string line; std::getline(lines, line);) {
@@ -162,9 +165,10 @@ TEST(ServeTest, SigtermLetsARequestInFlightFinishThenExitsZero) {
 TEST(ServeTest, PortInUseIsAnErrorNamingThePortAndTheSetting) {
   TempDir dir;
   ServeProcess first(dir);
-  auto r = runCommand({CHTLINK_BINARY, "serve", "--set", "server.port=" + std::to_string(first.port()),
-                       "--set", "store.url=sqlite:" + dir.file("other.db")},
-                      dir.path().string());
+  auto r =
+      runCommand({CHTLINK_BINARY, "serve", "--set", "server.port=" + std::to_string(first.port()),
+                  "--set", "store.url=sqlite:" + dir.file("other.db")},
+                 dir.path().string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr(std::to_string(first.port())));
   EXPECT_THAT(r.output, HasSubstr("server.port"));
@@ -174,8 +178,9 @@ TEST(ServeTest, UnwritableDatabasePathIsAStartUpErrorNamingThePath) {
   TempDir dir;
   std::ofstream(dir.file("not-a-dir")) << "x";
   std::string path = dir.file("not-a-dir") + "/chtlink.db";
-  auto r = runCommand({CHTLINK_BINARY, "serve", "--set", "server.port=0", "--set", "store.url=sqlite:" + path},
-                      dir.path().string());
+  auto r = runCommand(
+      {CHTLINK_BINARY, "serve", "--set", "server.port=0", "--set", "store.url=sqlite:" + path},
+      dir.path().string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr(path));
 }
@@ -187,8 +192,8 @@ TEST(ServeTest, InvalidConfigurationExitsWithCode2NamingTheKey) {
   EXPECT_THAT(r.output, HasSubstr("server.port"));
 
   std::ofstream(dir.file("bad.toml")) << "[server]\nport = 1\nbogus = true\n";
-  auto f = runCommand({CHTLINK_BINARY, "serve", "--config", dir.file("bad.toml")},
-                      dir.path().string());
+  auto f =
+      runCommand({CHTLINK_BINARY, "serve", "--config", dir.file("bad.toml")}, dir.path().string());
   EXPECT_EQ(f.exit_code, 2) << f.output;
   EXPECT_THAT(f.output, HasSubstr("bad.toml:3:"));
   EXPECT_THAT(f.output, HasSubstr("server.bogus"));

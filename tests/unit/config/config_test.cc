@@ -49,14 +49,14 @@ TEST(LoadConfigTest, FileThenEnvironmentThenSetEachOverride) {
                                "[queue]\nmax_attempts = 3\n");
   ConfigSources src;
   src.file = file;
-  src.env = {{"CHTLINK_SERVER_PORT", "7001"}, {"CHTLINK_QUEUE_MAX_ATTEMPTS", "4"},
-             {"PATH", "/usr/bin"}};
+  src.env = {
+      {"CHTLINK_SERVER_PORT", "7001"}, {"CHTLINK_QUEUE_MAX_ATTEMPTS", "4"}, {"PATH", "/usr/bin"}};
   src.overrides = {"server.port=7002"};
   auto c = loadConfig(src);
   ASSERT_TRUE(c.has_value()) << c.error().message;
-  EXPECT_EQ(c->server.port, 7002);                       // --set beats environment
-  EXPECT_EQ(c->queue.max_attempts, 4);                   // environment beats file
-  EXPECT_EQ(c->server.host, "0.0.0.0");                  // file beats default
+  EXPECT_EQ(c->server.port, 7002);       // --set beats environment
+  EXPECT_EQ(c->queue.max_attempts, 4);   // environment beats file
+  EXPECT_EQ(c->server.host, "0.0.0.0");  // file beats default
   EXPECT_EQ(c->server.read_timeout, std::chrono::seconds(2));
   EXPECT_EQ(c->sources.at("server.port"), "--set");
   EXPECT_EQ(c->sources.at("queue.max_attempts"), "environment CHTLINK_QUEUE_MAX_ATTEMPTS");
@@ -115,6 +115,9 @@ struct BadValueCase {
   std::string expected;
 };
 
+// Names the case by its --set text in test output.
+void PrintTo(const BadValueCase& c, std::ostream* os) { *os << c.set; }
+
 class BadValueTest : public ::testing::TestWithParam<BadValueCase> {};
 
 TEST_P(BadValueTest, IsRefusedWithAMessageNamingTheKey) {
@@ -138,8 +141,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadValueCase{"nosuch.key=1", "unknown key \"nosuch.key\""},
         BadValueCase{"server.port", "--set server.port: expected section.key=value"},
         BadValueCase{"=1", "expected section.key=value"},
-        BadValueCase{"server.tls_certificate_file=/c.pem",
-                     "must be set together"},
+        BadValueCase{"server.tls_certificate_file=/c.pem", "must be set together"},
         BadValueCase{"queue.initial_backoff=2h", "must not be longer than queue.max_backoff"}));
 
 TEST(LoadConfigTest, UnknownChtlinkEnvironmentVariableIsAnError) {
@@ -160,8 +162,8 @@ TEST(LoadConfigTest, ReportsEveryProblemAtOnce) {
 }
 
 TEST(LoadConfigTest, TlsFilesTogetherEnableHttps) {
-  auto c = loadConfig(fromSets({"server.tls_certificate_file=/c.pem",
-                                     "server.tls_private_key_file=/k.pem"}));
+  auto c = loadConfig(
+      fromSets({"server.tls_certificate_file=/c.pem", "server.tls_private_key_file=/k.pem"}));
   ASSERT_TRUE(c.has_value()) << c.error().message;
   ASSERT_TRUE(c->server.tls.has_value());
   EXPECT_EQ(c->server.tls->certificate_file, "/c.pem");
@@ -208,9 +210,12 @@ struct DurationCase {
 };
 
 TEST(ParseDurationTest, AcceptsUnitsAndBareMilliseconds) {
-  for (const auto& [text, ms] : std::vector<DurationCase>{
-           {"0", 0}, {"250", 250}, {"250ms", 250}, {"15s", 15'000}, {"2m", 120'000},
-           {"1h", 3'600'000}}) {
+  for (const auto& [text, ms] : std::vector<DurationCase>{{"0", 0},
+                                                          {"250", 250},
+                                                          {"250ms", 250},
+                                                          {"15s", 15'000},
+                                                          {"2m", 120'000},
+                                                          {"1h", 3'600'000}}) {
     auto d = parseDuration(text);
     ASSERT_TRUE(d.has_value()) << text;
     EXPECT_EQ(d->count(), ms) << text;

@@ -1,0 +1,66 @@
+// Repository: him's documents in the store, one table per collection.
+//
+// Each document is stored whole as JSON (the OpenHIM shape, so the API returns what it
+// was given) beside the few columns that are looked up or filtered on. Functions run inside
+// a store::Transaction the caller got from Database::post/run; none blocks an I/O thread.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "store/database.h"
+#include "store/migrations.h"
+
+namespace chtlink::him {
+
+// Migrations of module "him".
+std::span<const store::Migration> migrations();
+
+enum class Collection { Users, Clients, Channels, Mediators, ContactGroups };
+
+// The unique key a collection is addressed and upserted by: users `email`, clients
+// `clientID`, channels `name`, mediators `urn`, contact groups `group`.
+const char* keyField(Collection c);
+const char* collectionName(Collection c);  // "Users", as /metadata names them
+
+struct StoredDoc {
+  std::string id;
+  Json doc;  // carries "_id"
+};
+
+// All documents, in creation order.
+Result<std::vector<StoredDoc>> listDocs(store::Transaction& tx, Collection c);
+// By `_id` (mediators and users: by key; they have no separate id column).
+Result<std::optional<StoredDoc>> findById(store::Transaction& tx, Collection c,
+                                          const std::string& id);
+Result<std::optional<StoredDoc>> findByKey(store::Transaction& tx, Collection c,
+                                           const std::string& key);
+// Inserts; AlreadyExists when the key is taken. `doc` must carry `_id` and the key field.
+Status insertDoc(store::Transaction& tx, Collection c, const Json& doc);
+// Replaces the document with the same `_id`; NotFound when there is none, AlreadyExists
+// when the new key belongs to another document.
+Status replaceDoc(store::Transaction& tx, Collection c, const Json& doc);
+// Returns whether a document was deleted.
+Result<bool> deleteById(store::Transaction& tx, Collection c, const std::string& id);
+
+// Transactions (the router's log).
+struct TransactionFilter {
+  std::optional<std::string> status;
+  std::optional<std::string> channel_id;
+  std::optional<std::string> client_id;
+  std::optional<int64_t> from_ms;  // request timestamp >=
+  std::optional<int64_t> to_ms;    // request timestamp <=
+  int64_t limit = 0;               // 0 = no limit
+  int64_t page = 0;
+};
+Status upsertTransactions(store::Transaction& tx, std::span<const Json> docs);
+Result<std::vector<Json>> listTransactions(store::Transaction& tx, const TransactionFilter& f);
+Result<std::optional<Json>> findTransaction(store::Transaction& tx, const std::string& id);
+// Transactions still Processing with no response: marked Failed (a crash interrupted them).
+Result<int64_t> failInterruptedTransactions(store::Transaction& tx, const std::string& now_iso);
+
+}  // namespace chtlink::him
