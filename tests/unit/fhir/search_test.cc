@@ -333,13 +333,17 @@ TEST(SearchTest, PagingIsStableWhileResourcesArriveAndChange) {
         {{"resourceType", "Patient"},
          {"gender", "other"},
          {"birthDate", "1990-01-" + std::string(i < 9 ? "0" : "") + std::to_string(i + 1)}})["id"]);
-  // Concurrent writers add matches and update existing ones while pages are followed.
+  // Once the first page is taken (the snapshot is pinned there), a concurrent writer adds
+  // matches while the pages are followed and existing matches are updated.
   std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (int i = 0; i < 30 && !stop; ++i)
-      h.create({{"resourceType", "Patient"}, {"gender", "other"}});
-  });
+  std::thread writer;
   auto ids = followAll(h, "/fhir/Patient?gender=other&_count=4", [&](int page) {
+    if (page == 0) {
+      writer = std::thread([&] {
+        for (int i = 0; i < 30 && !stop; ++i)
+          h.create({{"resourceType", "Patient"}, {"gender", "other"}});
+      });
+    }
     Json updated = h.json(h.call("GET", "/fhir/Patient/" + created[static_cast<size_t>(page)]));
     updated["active"] = true;
     h.call("PUT", "/fhir/Patient/" + created[static_cast<size_t>(page)], dumpJson(updated));
