@@ -13,6 +13,8 @@ connections=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 bin=build/release/src/cli/chtlink
 work=$(mktemp -d)
+# nginx workers run as an unprivileged user and must read the static file.
+chmod 755 "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -43,7 +45,7 @@ to_ms() {  # wrk latency "850.00us" / "1.20ms" / "1.02s" -> milliseconds
 
 # --- HTTP: chtlink /health vs nginx serving a static file of the same size -------------
 "$bin" serve --set server.port=0 --set server.io_threads=2 --set "store.url=sqlite:$work/bench.db" \
-  --set him.api_port=0 --set him.api_tls=false --set "him.data_dir=$work" \
+  --set him.api_port=0 --set him.api_tls=false --set "him.data_dir=$work" --set fhir.port=0 \
   --port-file "$work/port" 2>"$work/chtlink.log" &
 pids+=($!)
 wait_for_file "$work/port"
@@ -73,7 +75,9 @@ http {
 NGINX
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$nginx_port/health.json" >/dev/null && break; sleep 0.05; done
+nginx_ok=
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$nginx_port/health.json" >/dev/null && { nginx_ok=1; break; }; sleep 0.05; done
+[ -n "$nginx_ok" ] || { echo "nginx does not serve the baseline file"; cat "$work/nginx/error.log"; exit 1; }
 
 read -r c_rps c_p50 c_p99 < <(run_wrk "http://127.0.0.1:$port/health")
 read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json")
@@ -93,7 +97,7 @@ curl "${admin[@]}" -X POST "http://127.0.0.1:$api_port/channels" -d "{\"name\":\
   \"routes\":[{\"name\":\"nginx\",\"host\":\"127.0.0.1\",\"port\":$nginx_port,
   \"primary\":true}]}" >/dev/null
 bench_auth="Authorization: Basic $(printf 'bench:bench-password' | base64)"
-curl -sf -H "$bench_auth" "http://127.0.0.1:$port/health.json" >/dev/null
+curl -sf -H "$bench_auth" "http://127.0.0.1:$port/health.json" >/dev/null || { echo "router check failed:"; curl -s -H "$bench_auth" "http://127.0.0.1:$port/health.json"; tail -5 "$work/chtlink.log"; exit 1; }
 read -r r_rps r_p50 r_p99 < <(run_wrk "http://127.0.0.1:$port/health.json" -H "$bench_auth")
 read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json" -H "$bench_auth")
 router_ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { printf "%.2f", a/b }')
