@@ -5,6 +5,8 @@
 #include <variant>
 #include <vector>
 
+#include "cht/outbound/utf8.h"
+
 namespace chtlink::cht::outbound {
 namespace {
 
@@ -38,24 +40,7 @@ std::string keyOf(const Segment& segment) {
 
 std::u16string toUtf16(const std::string& text) {
   std::u16string out;
-  for (size_t i = 0; i < text.size();) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    uint32_t cp = byte;
-    size_t length = 1;
-    if (byte >= 0xF0) {
-      cp = byte & 0x07u;
-      length = 4;
-    } else if (byte >= 0xE0) {
-      cp = byte & 0x0Fu;
-      length = 3;
-    } else if (byte >= 0xC0) {
-      cp = byte & 0x1Fu;
-      length = 2;
-    }
-    for (size_t j = 1; j < length && i + j < text.size(); ++j) {
-      cp = (cp << 6) | (static_cast<unsigned char>(text[i + j]) & 0x3Fu);
-    }
-    i += length;
+  for (uint32_t cp : utf8CodePoints(text)) {
     if (cp >= 0x10000) {
       cp -= 0x10000;
       out += static_cast<char16_t>(0xD800 + (cp >> 10));
