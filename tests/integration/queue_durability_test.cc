@@ -72,14 +72,13 @@ TEST(QueueDurabilityTest, JobsLeasedByAKilledProcessAreDeliveredExactlyOnceByThe
   // Process A: the first deliveries are acknowledged, the rest are held in flight.
   auto db = openStore(db_url);
   receiver.answerWith(200);
+  receiver.acknowledgeAtMost(kAckedBeforeKill);
   {
     ServeProcess a(
         dir, {"queue.lease=2s", "queue.concurrency=16", "queue.concurrency_per_destination=16"});
-    ASSERT_TRUE(waitUntil([&] { return receiver.acknowledged().size() >= kAckedBeforeKill; },
-                          std::chrono::seconds(30)))
+    ASSERT_TRUE(waitUntil([&] { return receiver.held() >= 8; }, std::chrono::seconds(30)))
         << a.process().output();
-    receiver.answerWith(Receiver::kHold);
-    ASSERT_TRUE(waitUntil([&] { return receiver.held() >= 8; }, std::chrono::seconds(30)));
+    EXPECT_EQ(receiver.acknowledged().size(), static_cast<size_t>(kAckedBeforeKill));
     // Wait until every acknowledged job is recorded as done, so that the kill can only hit
     // jobs that were never acknowledged.
     size_t acked = receiver.acknowledged().size();
@@ -93,7 +92,7 @@ TEST(QueueDurabilityTest, JobsLeasedByAKilledProcessAreDeliveredExactlyOnceByThe
   auto acked_by_a = receiver.acknowledged();
 
   // Process B takes back the leases once they expire and delivers the rest.
-  receiver.answerWith(200);
+  receiver.acknowledgeAtMost(-1);
   ServeProcess b(dir, {"queue.lease=2s", "queue.poll_interval=100ms"});
   ASSERT_TRUE(
       waitUntil([&] { return receiver.acknowledged().size() == kJobs; }, std::chrono::seconds(60)))

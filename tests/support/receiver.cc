@@ -14,11 +14,18 @@ Receiver::Receiver() {
     std::string job(request.headers.get("X-Chtlink-Job-Id"));
     std::lock_guard lock(mu_);
     requests_.push_back(request);
+    int limit = ack_limit_.load();
+    if (status >= 200 && status < 300 && limit >= 0 && acknowledged_total_ >= limit) {
+      status = kHold;
+    }
     if (status == kHold) {
       held_.push_back(reply);
       return;
     }
-    if (status >= 200 && status < 300) ++acknowledged_[job];
+    if (status >= 200 && status < 300) {
+      ++acknowledged_[job];
+      ++acknowledged_total_;
+    }
     reply(net::Response::json(status, {{"received", job}}));
   });
   net::ServerOptions options;

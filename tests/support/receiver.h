@@ -28,6 +28,10 @@ class Receiver {
   uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/") const;
   void answerWith(int status) { status_.store(status); }
+  // From now on, answers with a 2xx only until `n` requests in all have been acknowledged,
+  // then holds every further request (n < 0: no limit). Makes "some delivered, the rest in
+  // flight" deterministic however fast the sender is.
+  void acknowledgeAtMost(int n) { ack_limit_.store(n); }
 
   // Requests seen so far (answered or held).
   size_t received() const;
@@ -41,6 +45,8 @@ class Receiver {
   std::unique_ptr<net::Server> server_;
   uint16_t port_ = 0;
   std::atomic<int> status_{200};
+  std::atomic<int> ack_limit_{-1};
+  int acknowledged_total_ = 0;  // guarded by mu_
   mutable std::mutex mu_;
   std::vector<net::Request> requests_;
   std::map<std::string, int> acknowledged_;
