@@ -78,20 +78,7 @@ void deepMerge(OrderedJson& target, const OrderedJson& patch) {
 }  // namespace
 
 void ChtSimImpl::addApiRoutes(net::Router& router) {
-  using Fn = std::function<net::Response(const UserCtx&, const net::Request&)>;
-  auto wrap = [this](Fn fn) {
-    return [this, fn](net::Request request, net::Reply reply) {
-      post([this, fn, request = std::move(request), reply] {
-        auto user = authenticate(request);
-        if (!user) {
-          reply(user.error().code == ErrorCode::Unauthenticated ? unauthorized()
-                                                                : errorFor(user.error()));
-          return;
-        }
-        reply(fn(*user, request));
-      });
-    };
-  };
+  auto wrap = [this](AuthenticatedFn fn) { return authenticated(std::move(fn)); };
   router.add("GET", "/api/v1/settings",
              wrap([this](const UserCtx& u, const net::Request&) { return getSettings(u); }));
   router.add("PUT", "/api/v1/settings",

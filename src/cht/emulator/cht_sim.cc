@@ -185,6 +185,20 @@ net::Response ChtSimImpl::unauthorized() {
   return response;
 }
 
+net::Handler ChtSimImpl::authenticated(AuthenticatedFn fn) {
+  return [this, fn = std::move(fn)](net::Request request, net::Reply reply) {
+    post([this, fn, request = std::move(request), reply] {
+      auto user = authenticate(request);
+      if (!user) {
+        reply(user.error().code == ErrorCode::Unauthenticated ? unauthorized()
+                                                              : errorFor(user.error()));
+        return;
+      }
+      reply(fn(*user, request));
+    });
+  };
+}
+
 Result<UserCtx> ChtSimImpl::authenticate(const net::Request& request) {
   const std::string_view header = request.headers.get("authorization");
   if (header.size() < 6 || (header.substr(0, 6) != "Basic " && header.substr(0, 6) != "basic ")) {

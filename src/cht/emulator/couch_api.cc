@@ -66,20 +66,7 @@ bool matches(const OrderedJson& doc, const OrderedJson& selector) {
 }  // namespace
 
 void ChtSimImpl::addCouchRoutes(net::Router& router) {
-  using Fn = std::function<net::Response(const UserCtx&, const net::Request&)>;
-  auto wrap = [this](Fn fn) {
-    return [this, fn](net::Request request, net::Reply reply) {
-      post([this, fn, request = std::move(request), reply] {
-        auto user = authenticate(request);
-        if (!user) {
-          reply(user.error().code == ErrorCode::Unauthenticated ? unauthorized()
-                                                                : errorFor(user.error()));
-          return;
-        }
-        reply(fn(*user, request));
-      });
-    };
-  };
+  auto wrap = [this](AuthenticatedFn fn) { return authenticated(std::move(fn)); };
   for (std::string db : {std::string(kMedic), std::string(kSentinel)}) {
     router.add("GET", "/" + db + "/{id}", wrap([this, db](const UserCtx& u, const net::Request& r) {
                  return getDoc(u, db, std::string(r.param("id")), r);

@@ -75,6 +75,10 @@ class ChtSimImpl final : public ChtSim, private outbound::CredentialStore {
   static net::Response errorFor(const Error& error);  // Conflict -> 409 couch envelope, ...
   static net::Response unauthorized();
   Result<UserCtx> authenticate(const net::Request& request);
+  // A route handler that authenticates the request on the emulator's thread, answers 401
+  // (or the error's envelope) when that fails, and otherwise answers with `fn`.
+  using AuthenticatedFn = std::function<net::Response(const UserCtx&, const net::Request&)>;
+  net::Handler authenticated(AuthenticatedFn fn);
   bool hasAll(const UserCtx& user, std::initializer_list<const char*> permissions);
   bool hasAny(const UserCtx& user, std::initializer_list<const char*> permissions);
   Result<OrderedJson> settings();
