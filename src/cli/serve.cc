@@ -67,6 +67,15 @@ class Latch {
   bool open_ = false;
 };
 
+// A listener of its own for one component (admin API, FHIR, ...). `url` contains "{port}",
+// replaced by the bound port in the start-up log.
+struct ExtraListener {
+  std::string name;   // its line in the port file ("fhir=8090")
+  std::string title;  // for the start-up log
+  std::string url;
+  std::unique_ptr<net::Server> server;
+};
+
 net::Router buildRouter(const Clock& clock, std::chrono::steady_clock::time_point started,
                         prometheus::Registry& registry, store::Database& db) {
   auto& queue_jobs = prometheus::BuildGauge()
@@ -149,10 +158,13 @@ int serveCommand(const ServeArgs& args) {
 
   prometheus::Registry registry;
   HttpMetrics http_metrics(registry);
+  // Every listener besides the main server, in start-up order. A component that needs a port
+  // of its own adds one entry; listening, the port file, draining and shutdown follow.
+  std::vector<ExtraListener> listeners;
+
   // him: the router answers every request on this server that /health and /metrics do not;
   // its admin API has a listener of its own.
   std::unique_ptr<him::Him> him;
-  std::unique_ptr<net::Server> api_server;
   net::Router router = buildRouter(clock, started, registry, **db);
   if (config->him.enabled) {
     him = std::make_unique<him::Him>(**db, *client, clock, random, config->him, loggers.main);
@@ -166,12 +178,13 @@ int serveCommand(const ServeArgs& args) {
       log.error("{}", api_options.error().message);
       return kExitFailure;
     }
-    api_server =
-        std::make_unique<net::Server>(loop, *api_options, him->adminRouter(), loggers.access);
+    std::string scheme = config->him.api_tls ? "https" : "http";
+    listeners.push_back(
+        {"api", "admin API", scheme + "://" + config->him.api_host + ":{port}",
+         std::make_unique<net::Server>(loop, *api_options, him->adminRouter(), loggers.access)});
   }
   // fhir: the FHIR R4 server on its own listener (fhir.port).
   std::unique_ptr<fhir::FhirService> fhir_service;
-  std::unique_ptr<net::Server> fhir_server;
   if (config->fhir.enabled) {
     fhir_service =
         std::make_unique<fhir::FhirService>(**db, clock, random, config->fhir, loggers.main);
@@ -186,8 +199,10 @@ int serveCommand(const ServeArgs& args) {
     // Bodies up to twice the FHIR limit reach the service, which answers 413 with an
     // OperationOutcome; only larger ones get the listener's plain JSON 413.
     fhir_options.max_body_bytes = 2 * config->fhir.max_body_bytes;
-    fhir_server =
-        std::make_unique<net::Server>(loop, fhir_options, std::move(fhir_router), loggers.access);
+    listeners.push_back(
+        {"fhir", "FHIR R4", "http://" + config->fhir.host + ":{port}" + config->fhir.base_path,
+         std::make_unique<net::Server>(loop, fhir_options, std::move(fhir_router),
+                                       loggers.access)});
   }
   net::Server server(loop, config->server, std::move(router), loggers.access);
   server.setObserver([&http_metrics](const net::RequestRecord& r) { http_metrics.observe(r); });
@@ -198,24 +213,16 @@ int serveCommand(const ServeArgs& args) {
     return kExitFailure;
   }
   std::vector<std::pair<std::string, uint16_t>> ports = {{"server", *port}};
-  if (api_server) {
-    auto api_port = api_server->listen();
-    if (!api_port.has_value()) {
-      log.error("{}", api_port.error().message);
+  for (auto& listener : listeners) {
+    auto bound = listener.server->listen();
+    if (!bound.has_value()) {
+      log.error("{}", bound.error().message);
       return kExitFailure;
     }
-    ports.emplace_back("api", *api_port);
-    log.info("admin API: {}://{}:{}", config->him.api_tls ? "https" : "http", config->him.api_host,
-             *api_port);
-  }
-  if (fhir_server) {
-    auto fhir_port = fhir_server->listen();
-    if (!fhir_port.has_value()) {
-      log.error("{}", fhir_port.error().message);
-      return kExitFailure;
-    }
-    ports.emplace_back("fhir", *fhir_port);
-    log.info("FHIR R4: http://{}:{}{}", config->fhir.host, *fhir_port, config->fhir.base_path);
+    ports.emplace_back(listener.name, *bound);
+    std::string url = listener.url;
+    url.replace(url.find("{port}"), 6, std::to_string(*bound));
+    log.info("{}: {}", listener.title, url);
   }
   if (!args.port_file.empty()) {
     if (Status s = writePortFile(args.port_file, ports); !s.has_value()) {
@@ -229,14 +236,12 @@ int serveCommand(const ServeArgs& args) {
   loop.onSignal({SIGINT, SIGTERM}, [&](int signal) {
     log.info("received {}, draining for up to {} ms", signal == SIGINT ? "SIGINT" : "SIGTERM",
              config->drain_timeout.count());
-    auto remaining =
-        std::make_shared<std::atomic<int>>(1 + (api_server ? 1 : 0) + (fhir_server ? 1 : 0));
+    auto remaining = std::make_shared<std::atomic<int>>(1 + static_cast<int>(listeners.size()));
     auto one_done = [&stopped, remaining] {
       if (remaining->fetch_sub(1) == 1) stopped.open();
     };
     server.shutdown(config->drain_timeout, one_done);
-    if (api_server) api_server->shutdown(config->drain_timeout, one_done);
-    if (fhir_server) fhir_server->shutdown(config->drain_timeout, one_done);
+    for (auto& listener : listeners) listener.server->shutdown(config->drain_timeout, one_done);
   });
   loop.start();
   log.info("ready: store {}, http {}://{}:{}", (*db)->describe(),
@@ -248,8 +253,7 @@ int serveCommand(const ServeArgs& args) {
   loop.join();
   // Upstream calls still in flight end with the client; their transactions are then
   // recorded and flushed by him.
-  api_server.reset();
-  fhir_server.reset();
+  listeners.clear();
   client.reset();
   if (him) him->stop();
   log.info("stopped");
