@@ -5,6 +5,10 @@
 // Patient JSON inserted in-process straight into SQLite through store::Database, one
 // transaction per insert at the same concurrency (the storage limit).
 //
+// Each phase also reports the process's CPU time and bytes written per request
+// (*_cpu_us, *_written_kb): unlike rates, they stay meaningful on a machine shared with
+// other work.
+//
 // Usage: fhir_throughput [patients] [concurrency]. Prints one JSON line.
 #include <fmt/format.h>
 #include <spdlog/sinks/null_sink.h>
@@ -17,6 +21,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -49,8 +54,29 @@ std::string patientJson(int i) {
       i, i % 1000, i);
 }
 
+// CPU seconds (user + system, all threads) this process has used so far. Per-request CPU
+// cost stays meaningful when other work on the machine makes wall-clock rates noisy.
+double cpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+// Bytes this process has written (to files and sockets alike: /proc/self/io "wchar").
+double writtenBytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  double value = 0;
+  while (io >> key >> value)
+    if (key == "wchar:") return value;
+  return 0;
+}
+
 struct Run {
   double rate = 0;
+  double written_kb = 0;  // KiB written per request (database files and sockets)
+  double cpu_us = 0;      // CPU microseconds per request, whole process (server and client)
   double p50_ms = 0;
   double p99_ms = 0;
   int failures = 0;
@@ -80,6 +106,8 @@ Run drive(net::HttpClient& client, int total, int concurrency,
     });
   };
   auto t0 = std::chrono::steady_clock::now();
+  double cpu0 = cpuSeconds();
+  double written0 = writtenBytes();
   for (int i = 0; i < concurrency; ++i) next();
   {
     std::unique_lock lock(mu);
@@ -89,6 +117,8 @@ Run drive(net::HttpClient& client, int total, int concurrency,
   std::sort(latencies.begin(), latencies.end());
   Run run;
   run.rate = total / seconds;
+  run.cpu_us = (cpuSeconds() - cpu0) * 1e6 / total;
+  run.written_kb = (writtenBytes() - written0) / 1024 / total;
   run.p50_ms = latencies[latencies.size() / 2];
   run.p99_ms = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
   run.failures = failures.load();
@@ -125,6 +155,8 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::condition_variable cv;
   auto b0 = std::chrono::steady_clock::now();
+  double baseline_cpu0 = cpuSeconds();
+  double baseline_written0 = writtenBytes();
   for (int i = 0; i < baseline_n; ++i) {
     (*baseline_db)
         ->post(
@@ -147,6 +179,8 @@ int main(int argc, char** argv) {
   }
   double baseline_rate =
       baseline_n / std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
+  double baseline_cpu_us = (cpuSeconds() - baseline_cpu0) * 1e6 / baseline_n;
+  double baseline_written_kb = (writtenBytes() - baseline_written0) / 1024 / baseline_n;
 
   store::StoreOptions store_options;
   store_options.url = "sqlite:" + (dir / "fhir.db").string();
@@ -235,14 +269,16 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   std::cout
       << fmt::format(
-             R"({{"patients":{},"concurrency":{},"creates_per_s":{:.0f},"create_p50_ms":{:.2f},"create_p99_ms":{:.2f},)"
-             R"("reads_per_s":{:.0f},"read_p50_ms":{:.2f},"read_p99_ms":{:.2f},)"
-             R"("identifier_searches_per_s":{:.0f},"search_p50_ms":{:.2f},"search_p99_ms":{:.2f},)"
+             R"({{"patients":{},"concurrency":{},"creates_per_s":{:.0f},"create_p50_ms":{:.2f},"create_p99_ms":{:.2f},"create_cpu_us":{:.0f},"create_written_kb":{:.1f},)"
+             R"("reads_per_s":{:.0f},"read_p50_ms":{:.2f},"read_p99_ms":{:.2f},"read_cpu_us":{:.0f},)"
+             R"("identifier_searches_per_s":{:.0f},"search_p50_ms":{:.2f},"search_p99_ms":{:.2f},"search_cpu_us":{:.0f},)"
              R"("transactions_100_per_s":{:.1f},"transaction_p50_ms":{:.1f},)"
-             R"("raw_sqlite_inserts_per_s":{:.0f},"create_vs_raw_ratio":{:.2f},"failures":{},"peak_rss_mb":{:.0f}}})",
-             patients, concurrency, creates.rate, creates.p50_ms, creates.p99_ms, reads.rate,
-             reads.p50_ms, reads.p99_ms, searches.rate, searches.p50_ms, searches.p99_ms,
-             transactions.rate, transactions.p50_ms, baseline_rate, creates.rate / baseline_rate,
+             R"("raw_sqlite_inserts_per_s":{:.0f},"raw_insert_cpu_us":{:.0f},"raw_insert_written_kb":{:.1f},"create_vs_raw_ratio":{:.2f},"failures":{},"peak_rss_mb":{:.0f}}})",
+             patients, concurrency, creates.rate, creates.p50_ms, creates.p99_ms, creates.cpu_us,
+             creates.written_kb, reads.rate, reads.p50_ms, reads.p99_ms, reads.cpu_us,
+             searches.rate, searches.p50_ms, searches.p99_ms, searches.cpu_us, transactions.rate,
+             transactions.p50_ms, baseline_rate, baseline_cpu_us, baseline_written_kb,
+             creates.rate / baseline_rate,
              creates.failures + reads.failures + searches.failures + transactions.failures,
              usage.ru_maxrss / 1024.0)
       << std::endl;

@@ -17,6 +17,7 @@ work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
 cleanup() {
+  if [ -f "$work/pg.state" ]; then build/release/tests/support/postgres_test_server stop "$work/pg.state" >/dev/null 2>&1 || true; fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -45,7 +46,8 @@ to_ms() {  # wrk latency "850.00us" / "1.20ms" / "1.02s" -> milliseconds
 
 # --- HTTP: chtlink /health vs nginx serving a static file of the same size -------------
 "$bin" serve --set server.port=0 --set server.io_threads=2 --set "store.url=sqlite:$work/bench.db" \
-  --set him.api_port=0 --set him.api_tls=false --set "him.data_dir=$work" --set fhir.port=0 \
+  --set him.api_port=0 --set him.api_tls=false --set "him.data_dir=$work" --set fhir.port=0 --set mediator.port=0 \
+  --set sandbox.seed=false --set cht_sim.port=0 \
   --port-file "$work/port" 2>"$work/chtlink.log" &
 pids+=($!)
 wait_for_file "$work/port"
@@ -114,6 +116,34 @@ q_ratio=$(echo "$queue_json" | sed -E 's/.*"ratio":([0-9.]+).*/\1/')
 fhir_json=$(build/release/bench/fhir_throughput "${BENCH_FHIR_PATIENTS:-100000}" 16)
 fj() { echo "$fhir_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 
+# --- FHIR rest-hook Subscriptions: Encounter creates with 0 vs 100 active subscriptions (none
+# matching; one create in ten matching and delivered to a receiver), and send-to-receiver delay
+# --- FHIR validation: validations/s of a typical Patient and Encounter vs plain JSON parsing of
+# the same text, same run (ratio = validation time / parse time) ----------------------------
+val_json=$(build/release/bench/fhir_validation "${BENCH_VALIDATION_SECONDS:-2}")
+vj() { echo "$val_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
+subs_json=$(build/release/bench/fhir_subscriptions "${BENCH_SUBSCRIPTION_CREATES:-20000}" 16)
+sj() { echo "$subs_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
+# --- Mediator: POST /patient through to a stored Patient (16 connections) vs a direct FHIR
+# create of the same Patient, same run -------------------------------------------------------
+mediator_json=$(build/release/bench/mediator_throughput "${BENCH_MEDIATOR_REQUESTS:-20000}" 16)
+mj() { echo "$mediator_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
+# --- CHT pull mode: backfill from cht-sim to a local receiver with the reference LTFU rules
+# (FHIR_patient mapping) vs a trivial rule set, same documents, same run -------------------
+cht_json=$(build/release/bench/cht_pull "${BENCH_CHT_DOCS:-20000}" 500)
+cj() { echo "$cht_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
+# --- PostgreSQL vs SQLite, one and two instances on one database: FHIR creates and reads,
+# queue jobs delivered; a throw-away PostgreSQL server (initdb + pg_ctl) for the run ---------
+build/release/tests/support/postgres_test_server start "$work/pg.state" >/dev/null
+pg_json=$(build/release/bench/pg_scaleout "$(head -1 "$work/pg.state")" \
+  "${BENCH_PG_CREATES:-20000}" "${BENCH_PG_JOBS:-20000}" 16)
+build/release/tests/support/postgres_test_server stop "$work/pg.state" >/dev/null
+pj() { echo "$pg_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
 echo
 echo "chtlink benchmarks ($(nproc) cores, wrk -t$threads -c$connections -d${seconds}s, $(date -u +%Y-%m-%d))"
 printf '%-44s %12s %10s %10s %8s %s\n' "benchmark" "rate/s" "p50 ms" "p99 ms" "ratio" "target"
@@ -128,3 +158,23 @@ printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: raw SQLite insert, same JSON
 printf '%-44s %12s %10s %10s %8s %s\n' "FHIR read Patient by id" "$(fj reads_per_s)" "$(fj read_p50_ms)" "$(fj read_p99_ms)" "-" ">= 20000/s"
 printf '%-44s %12s %10s %10s %8s %s\n' "FHIR Patient?identifier= at $(fj patients) Patients" "$(fj identifier_searches_per_s)" "$(fj search_p50_ms)" "$(fj search_p99_ms)" "-" "p99 <= 10 ms"
 printf '%-44s %12s %10s %10s %8s %s\n' "FHIR 100-entry transaction Bundles" "$(fj transactions_100_per_s)" "$(fj transaction_p50_ms)" "-" "-" "peak RSS $(fj peak_rss_mb) MB"
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR validate Patient (R4 definitions)" "$(vj patient_validations_per_s)" "-" "-" "$(vj patient_ratio)" "<= 3.00 x parse time"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: JSON parse of the same Patient" "$(vj patient_parses_per_s)" "-" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR validate Encounter (R4 definitions)" "$(vj encounter_validations_per_s)" "-" "-" "$(vj encounter_ratio)" "<= 3.00 x parse time"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: JSON parse of the same Encounter" "$(vj encounter_parses_per_s)" "-" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "FHIR create Encounter, 100 subscriptions" "$(sj none_match_creates_per_s)" "-" "-" "$(sj none_match_ratio)" ">= 0.80 (none matching)"
+printf '%-44s %12s %10s %10s %8s %s\n' "  same, 1 in 10 matches and is delivered" "$(sj some_match_creates_per_s)" "$(sj some_match_create_p50_ms)" "-" "$(sj some_match_ratio)" ">= 0.80"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: no subscriptions" "$(sj baseline_creates_per_s)" "$(sj baseline_create_p50_ms)" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "  create sent -> receiver, under load" "-" "$(sj loaded_send_to_receiver_p50_ms)" "$(sj loaded_send_to_receiver_p99_ms)" "-" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "  create sent -> receiver, one at a time" "-" "$(sj idle_send_to_receiver_p50_ms)" "$(sj idle_send_to_receiver_p99_ms)" "-" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "mediator POST /patient -> stored (16 conns)" "$(mj mediator_patients_per_s)" "$(mj mediator_p50_ms)" "$(mj mediator_p99_ms)" "$(mj ratio)" ">= 3000/s"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: direct FHIR create, same Patient" "$(mj direct_creates_per_s)" "$(mj direct_p50_ms)" "$(mj direct_p99_ms)" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "CHT pull backfill, reference mapping (docs)" "$(cj reference_docs_per_s)" "-" "-" "$(cj ratio)" ">= 5000 docs/s"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: trivial mapping, same docs" "$(cj trivial_docs_per_s)" "-" "-" "1.00" ""
+for metric in creates reads jobs; do
+  case $metric in creates) what="FHIR create Patient";; reads) what="FHIR read Patient";; jobs) what="queue jobs delivered";; esac
+  printf '%-44s %12s %10s %10s %8s %s\n' "$what, PostgreSQL, 1 instance" "$(pj pg_1_${metric}_per_s)" "-" "-" "$(pj pg_1_${metric}_per_s_ratio)" "vs SQLite, 1 instance"
+  printf '%-44s %12s %10s %10s %8s %s\n' "  PostgreSQL, 2 instances on one database" "$(pj pg_2_${metric}_per_s)" "-" "-" "$(pj pg_2_${metric}_per_s_ratio)" ""
+  printf '%-44s %12s %10s %10s %8s %s\n' "  SQLite, 2 instances on one file" "$(pj sqlite_2_${metric}_per_s)" "-" "-" "$(pj sqlite_2_${metric}_per_s_ratio)" ""
+  printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: SQLite, 1 instance" "$(pj sqlite_1_${metric}_per_s)" "-" "-" "1.00" ""
+done

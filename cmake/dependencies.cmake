@@ -10,6 +10,7 @@ find_package(tomlplusplus REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 
 # Asio and Beast are compiled once, in src/net/asio_src.cc, instead of in every file that
 # includes them (their separate-compilation mode). Every target that includes Asio links this.

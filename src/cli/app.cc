@@ -5,7 +5,6 @@
 #include "cli/commands.h"
 
 namespace chtlink::cli {
-namespace {
 
 void addConfigOptions(CLI::App* cmd, ConfigArgs& args) {
   cmd->add_option("-c,--config", args.file, "TOML configuration file")->check(CLI::ExistingFile);
@@ -15,8 +14,6 @@ void addConfigOptions(CLI::App* cmd, ConfigArgs& args) {
   cmd->add_option("--log-format", args.log_format, "text or json (same as --set log.format=)");
   cmd->add_option("--log-level", args.log_level, "trace, debug, info, warn or error");
 }
-
-}  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{
@@ -153,6 +150,28 @@ int run(int argc, char** argv) {
                    "Outbound credential KEY=SECRET (repeatable), as CHT's credentials store")
       ->type_name("KEY=SECRET");
   backfill_cmd->callback([&] { exit_code = chtBackfillCommand(backfill); });
+
+  addStoreCommand(app, exit_code);
+  addFhirCommand(app, exit_code);
+
+  DemoArgs demo;
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Walk a reference flow against a running chtlink, printing every exchange");
+  demo_cmd->require_subcommand(1);
+  auto* ltfu_cmd = demo_cmd->add_subcommand(
+      "ltfu",
+      "The Loss-to-Follow-Up flow: CHT patient -> FHIR, service request, CHW report, "
+      "Encounter at the callback");
+  ltfu_cmd->add_option("--url", demo.url, "The router (default http://127.0.0.1:5001)");
+  ltfu_cmd->add_option("--cht-url", demo.cht_url, "CHT or cht-sim (default http://127.0.0.1:5988)");
+  ltfu_cmd->add_option("--username", demo.username, "Router client (default interop-client)");
+  ltfu_cmd->add_option("--password", demo.password, "Router client password");
+  ltfu_cmd->add_option("--cht-username", demo.cht_username, "CHT admin user (default admin)");
+  ltfu_cmd->add_option("--cht-password", demo.cht_password, "CHT admin password");
+  ltfu_cmd->add_option("--timeout-ms", demo.timeout_ms,
+                       "How long to wait for each asynchronous step (default 30000)");
+  ltfu_cmd->add_flag("--insecure", demo.insecure, "Do not verify TLS certificates");
+  ltfu_cmd->callback([&] { exit_code = demoLtfuCommand(demo); });
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,10 @@
 
 #include "config/config.h"
 
+namespace CLI {
+class App;
+}
+
 namespace chtlink::cli {
 
 // Options every subcommand that reads the configuration accepts.
@@ -18,6 +22,15 @@ struct ConfigArgs {
   std::optional<std::string> log_level;
 };
 
+// Adds -c/--config, --set, --log-format and --log-level to `cmd`.
+void addConfigOptions(CLI::App* cmd, ConfigArgs& args);
+
+// `store migrate` and `store copy` (store_command.cc).
+void addStoreCommand(CLI::App& app, int& exit_code);
+
+// `fhir validate FILE...` (fhir_validate_command.cc).
+void addFhirCommand(CLI::App& app, int& exit_code);
+
 // Loads the configuration; on error prints it to stderr and returns nullopt.
 std::optional<config::Config> loadConfigOrReport(const ConfigArgs& args);
 
@@ -26,6 +39,19 @@ struct ServeArgs {
   std::string port_file;  // written with the bound port once listening (for tests)
 };
 int serveCommand(const ServeArgs& args);
+
+struct DemoArgs {
+  std::string flow = "ltfu";
+  std::string url = "http://127.0.0.1:5001";  // the router
+  std::string cht_url = "http://127.0.0.1:5988";
+  std::string username = "interop-client";  // router client
+  std::string password = "interop-password";
+  std::string cht_username = "admin";
+  std::string cht_password = "password";
+  int timeout_ms = 30'000;  // per asynchronous step
+  bool insecure = false;    // do not verify TLS certificates
+};
+int demoLtfuCommand(const DemoArgs& args);
 
 int configCheckCommand(const ConfigArgs& args);
 int configDocsCommand();

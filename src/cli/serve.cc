@@ -15,17 +15,23 @@
 
 #include "base/clock.h"
 #include "base/random.h"
+#include "cht/cht_service.h"
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/http_metrics.h"
 #include "cli/logging.h"
+#include "cli/sandbox.h"
 #include "fhir/rest/fhir_service.h"
+#include "fhir/subscription/notifier.h"
 #include "him/him.h"
+#include "him/self_signed.h"
+#include "mediator/mediator.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/server.h"
 #include "queue/http_delivery.h"
 #include "queue/queue.h"
+#include "script/platform.h"
 #include "store/database.h"
 #include "store/migrations.h"
 
@@ -121,6 +127,11 @@ net::Router buildRouter(const Clock& clock, std::chrono::steady_clock::time_poin
 int serveCommand(const ServeArgs& args) {
   auto config = loadConfigOrReport(args.config);
   if (!config) return kExitUsage;
+  const bool sandbox = isSandbox(*config, args.config.file.has_value());
+  // him keeps the public default admin password only in the sandbox.
+  config->him.sandbox = sandbox;
+  // The sandbox runs CHT's stand-in too, unless the configuration says otherwise.
+  if (sandbox && config->sources["cht_sim.enabled"] == "default") config->cht_sim.enabled = true;
   Loggers loggers = makeLoggers(config->log);
   auto& log = *loggers.main;
   log.info("chtlink {} starting", CHTLINK_VERSION);
@@ -146,11 +157,30 @@ int serveCommand(const ServeArgs& args) {
     log.error("database migration failed: {}", s.error().message);
     return kExitFailure;
   }
+  if (Status s = store::migrate(**db, mediator::Mediator::migrations()); !s.has_value()) {
+    log.error("database migration failed: {}", s.error().message);
+    return kExitFailure;
+  }
+  if (Status s = cht::ChtService::migrate(**db); !s.has_value()) {
+    log.error("database migration failed: {}", s.error().message);
+    return kExitFailure;
+  }
 
   int threads = config->io_threads > 0
                     ? config->io_threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::EventLoop loop(threads);
+  if (sandbox && config->him.enabled && config->him.api_tls &&
+      config->him.api_tls_certificate_file.empty() && config->client.ca_file.empty()) {
+    // Components reach this process's own admin API over HTTPS (the mediator registers
+    // there): trust the self-signed certificate the sandbox uses, verification stays on.
+    auto files = him::ensureSelfSignedCertificate(config->him.data_dir, "localhost");
+    if (!files.has_value()) {
+      log.error("{}", files.error().message);
+      return kExitFailure;
+    }
+    config->client.ca_file = files->certificate_file;
+  }
   auto client = net::makeBeastHttpClient(loop, config->client);
 
   queue::WorkerPool workers(**db, clock, random, config->queue, loggers.main);
@@ -183,11 +213,24 @@ int serveCommand(const ServeArgs& args) {
         {"api", "admin API", scheme + "://" + config->him.api_host + ":{port}",
          std::make_unique<net::Server>(loop, *api_options, him->adminRouter(), loggers.access)});
   }
+  // The main server binds first, so components that point at the router (cht-sim's seeded
+  // outbound configs) know its real port, also when server.port is 0.
+  net::Server server(loop, config->server, std::move(router), loggers.access);
+  server.setObserver([&http_metrics](const net::RequestRecord& r) { http_metrics.observe(r); });
+  auto port = server.listen();
+  if (!port.has_value()) {
+    log.error("{}", port.error().message);
+    return kExitFailure;
+  }
+  const std::string router_url = "http://127.0.0.1:" + std::to_string(*port);
   // fhir: the FHIR R4 server on its own listener (fhir.port).
   std::unique_ptr<fhir::FhirService> fhir_service;
   if (config->fhir.enabled) {
     fhir_service =
         std::make_unique<fhir::FhirService>(**db, clock, random, config->fhir, loggers.main);
+    workers.addHandler(std::string(fhir::subscription::kJobKind),
+                       fhir_service->subscriptionHandler(*client, config->queue,
+                                                         [&workers] { workers.notify(); }));
     net::Router fhir_router;
     fhir_service->mount(fhir_router);
     net::ServerOptions fhir_options = config->server;
@@ -199,18 +242,71 @@ int serveCommand(const ServeArgs& args) {
     // Bodies up to twice the FHIR limit reach the service, which answers 413 with an
     // OperationOutcome; only larger ones get the listener's plain JSON 413.
     fhir_options.max_body_bytes = 2 * config->fhir.max_body_bytes;
-    listeners.push_back(
-        {"fhir", "FHIR R4", "http://" + config->fhir.host + ":{port}" + config->fhir.base_path,
-         std::make_unique<net::Server>(loop, fhir_options, std::move(fhir_router),
-                                       loggers.access)});
+    listeners.push_back({"fhir", "FHIR R4",
+                         "http://" + config->fhir.host + ":{port}" + config->fhir.base_path,
+                         std::make_unique<net::Server>(loop, fhir_options, std::move(fhir_router),
+                                                       loggers.access)});
   }
-  net::Server server(loop, config->server, std::move(router), loggers.access);
-  server.setObserver([&http_metrics](const net::RequestRecord& r) { http_metrics.observe(r); });
-
-  auto port = server.listen();
-  if (!port.has_value()) {
-    log.error("{}", port.error().message);
-    return kExitFailure;
+  // cht: pull mode ([cht]) and the cht-sim emulator ([cht_sim]) on its own listener.
+  std::unique_ptr<script::Platform> script_platform;
+  std::unique_ptr<cht::ChtService> cht;
+  if (cht::ChtService::needsScript(config->cht, config->cht_sim)) {
+    auto platform = script::Platform::initialize();
+    if (!platform.has_value()) {
+      log.error("{}", platform.error().message);
+      return kExitFailure;
+    }
+    script_platform = std::move(platform).value();
+    auto created =
+        cht::ChtService::create({**db, *client, clock, script_platform.get(), config->queue,
+                                 [&workers] { workers.notify(); }, loggers.main},
+                                config->cht, config->cht_sim, router_url);
+    if (!created.has_value()) {
+      log.error("{}", created.error().message);
+      return kExitFailure;
+    }
+    cht = std::move(created).value();
+    if (auto sim_router = cht->takeSimRouter()) {
+      net::ServerOptions sim_options = config->server;
+      sim_options.name = "cht-sim";
+      sim_options.host = config->cht_sim.host;
+      sim_options.port = config->cht_sim.port;
+      sim_options.port_setting = "cht_sim.port";
+      sim_options.tls.reset();
+      // Longpoll _changes waits up to 60 s before answering.
+      sim_options.request_timeout =
+          std::max(sim_options.request_timeout, std::chrono::milliseconds(90'000));
+      listeners.push_back({"cht", "cht-sim", "http://" + config->cht_sim.host + ":{port}",
+                           std::make_unique<net::Server>(loop, sim_options, std::move(*sim_router),
+                                                         loggers.access)});
+    }
+  }
+  // mediator: the CHT<->FHIR mediator on its own listener (mediator.port, 6000 as the
+  // reference); reached through the router channel ^/mediator/.*$ as well.
+  std::unique_ptr<mediator::Mediator> mediator;
+  std::unique_ptr<net::HttpClient> openhim_client;
+  if (config->mediator.enabled && config->mediator.fhir_url.empty() && !config->fhir.enabled) {
+    log.warn(
+        "mediator off: mediator.fhir_url (FHIR_URL) is empty and the embedded FHIR server "
+        "is off (fhir.enabled = false)");
+  } else if (config->mediator.enabled) {
+    mediator = std::make_unique<mediator::Mediator>(**db, *client, clock, random, config->mediator,
+                                                    config->queue, loggers.main);
+    mediator->addJobHandlers(workers);
+    net::ServerOptions mediator_options = config->server;
+    mediator_options.name = "mediator";
+    mediator_options.host = config->mediator.host;
+    mediator_options.port = config->mediator.port;
+    mediator_options.port_setting = "mediator.port";
+    mediator_options.tls.reset();
+    listeners.push_back({"mediator", "mediator", "http://" + config->mediator.host + ":{port}",
+                         std::make_unique<net::Server>(loop, mediator_options, mediator->router(),
+                                                       loggers.access)});
+    if (config->mediator.openhim_trust_self_signed) {
+      net::ClientOptions openhim_options = config->client;
+      openhim_options.verify_tls = false;
+      openhim_client = net::makeBeastHttpClient(loop, openhim_options);
+    }
   }
   std::vector<std::pair<std::string, uint16_t>> ports = {{"server", *port}};
   for (auto& listener : listeners) {
@@ -224,6 +320,27 @@ int serveCommand(const ServeArgs& args) {
     url.replace(url.find("{port}"), 6, std::to_string(*bound));
     log.info("{}: {}", listener.title, url);
   }
+  if (mediator && config->mediator.fhir_url.empty()) {
+    // No external FHIR configured: chtlink's own FHIR listener, at its bound port.
+    for (const auto& [name, bound] : ports) {
+      if (name == "fhir") {
+        mediator->setFhirUrl("http://127.0.0.1:" + std::to_string(bound) + config->fhir.base_path);
+      }
+    }
+  }
+  if (mediator && sandbox && config->sandbox.seed) {
+    // The sandbox mediator talks to this process's cht-sim and registers with its admin API,
+    // as the reference mediator does with CHT and OpenHIM, unless configured otherwise (or
+    // seeding is off: tests that bring their own configuration).
+    for (const auto& [name, bound] : ports) {
+      if (name == "cht" && config->mediator.cht_url.empty())
+        mediator->setChtUrl("http://127.0.0.1:" + std::to_string(bound), "admin", "password");
+      if (name == "api" && config->mediator.openhim_api_url.empty())
+        mediator->setOpenhimApi((config->him.api_tls ? "https" : "http") +
+                                    std::string("://127.0.0.1:") + std::to_string(bound),
+                                kSandboxRootUser, kSandboxRootPassword);
+    }
+  }
   if (!args.port_file.empty()) {
     if (Status s = writePortFile(args.port_file, ports); !s.has_value()) {
       log.error("{}", s.error().message);
@@ -231,6 +348,32 @@ int serveCommand(const ServeArgs& args) {
     }
   }
   workers.start();
+  std::unique_ptr<SandboxConfigurator> sandbox_configurator;
+  if (sandbox) {
+    SandboxPorts sandbox_ports;
+    for (const auto& [name, bound] : ports) {
+      if (name == "server") sandbox_ports.router = bound;
+      if (name == "api") sandbox_ports.api = bound;
+      if (name == "fhir") sandbox_ports.fhir = bound;
+      if (name == "mediator") sandbox_ports.mediator = bound;
+      if (name == "cht") sandbox_ports.cht = bound;
+    }
+    if (!config->him.enabled) sandbox_ports.router = 0;
+    if (config->sandbox.seed && sandbox_ports.api != 0) {
+      sandbox_configurator =
+          std::make_unique<SandboxConfigurator>(*client, sandbox_ports, *config, loggers.main);
+    }
+    std::error_code ec;
+    auto data_dir = std::filesystem::absolute(config->him.data_dir, ec).lexically_normal();
+    // A table for a person at a terminal; with JSON logs every output line stays JSON.
+    if (config->log.format == "text") {
+      std::cout << sandboxBanner(*config, sandbox_ports, data_dir.string()) << std::endl;
+    } else {
+      log.info("sandbox mode: data in {}; public development passwords (see README)",
+               data_dir.string());
+    }
+  }
+  if (cht) cht->start();
 
   Latch stopped;
   loop.onSignal({SIGINT, SIGTERM}, [&](int signal) {
@@ -240,20 +383,32 @@ int serveCommand(const ServeArgs& args) {
     auto one_done = [&stopped, remaining] {
       if (remaining->fetch_sub(1) == 1) stopped.open();
     };
+    if (cht) cht->beginShutdown();
     server.shutdown(config->drain_timeout, one_done);
     for (auto& listener : listeners) listener.server->shutdown(config->drain_timeout, one_done);
   });
   loop.start();
+  if (sandbox_configurator) sandbox_configurator->start();
+  if (mediator) {
+    for (const auto& [name, bound] : ports) {
+      if (name == "mediator")
+        mediator->startRegistration(bound, openhim_client ? *openhim_client : *client);
+    }
+  }
   log.info("ready: store {}, http {}://{}:{}", (*db)->describe(),
            config->server.tls ? "https" : "http", config->server.host, *port);
 
   stopped.wait();
+  sandbox_configurator.reset();  // joins; its calls need the loop still running
+  if (cht) cht->stop();
+  if (mediator) mediator->stop();
   workers.stop(config->drain_timeout);
   loop.stop();
   loop.join();
   // Upstream calls still in flight end with the client; their transactions are then
   // recorded and flushed by him.
   listeners.clear();
+  openhim_client.reset();
   client.reset();
   if (him) him->stop();
   log.info("stopped");

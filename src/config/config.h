@@ -1,6 +1,7 @@
 // config: chtlink's typed configuration, loaded once at start-up.
 //
-// Precedence, lowest to highest: built-in defaults < TOML file (--config) < environment
+// Precedence, lowest to highest: built-in defaults < TOML file (--config) < the reference
+// mediator's environment names (PORT, FHIR_URL, ... onto [mediator]) < environment
 // (CHTLINK_SECTION_KEY) < command line (--set section.key=value). Every key is declared once
 // in the settings table (settings.cc), which yields the TOML key, the environment variable
 // and the row of docs/configuration.md. Unknown keys and values of the wrong type are errors
@@ -15,14 +16,22 @@
 #include <vector>
 
 #include "base/result.h"
+#include "cht/options.h"
 #include "fhir/rest/fhir_options.h"
 #include "him/options.h"
+#include "mediator/options.h"
 #include "net/client.h"
 #include "net/server.h"
 #include "queue/queue.h"
 #include "store/database.h"
 
 namespace chtlink::config {
+
+// [sandbox]: `chtlink serve` without a file runs the whole reference stack (src/cli/sandbox.h).
+struct SandboxOptions {
+  std::string mode = "auto";  // auto (sandbox when no --config file), on, off
+  bool seed = true;           // install the reference channels, client and users at start
+};
 
 struct LogOptions {
   std::string level = "info";   // trace, debug, info, warn, error
@@ -42,7 +51,11 @@ struct Config {
   queue::QueueOptions queue;
   him::HimOptions him;
   fhir::FhirOptions fhir;
+  cht::ChtOptions cht;
+  cht::ChtSimServeOptions cht_sim;
+  mediator::MediatorOptions mediator;
   LogOptions log;
+  SandboxOptions sandbox;
 
   // Where each key's value came from: "default", "file chtlink.toml:3:1",
   // "environment CHTLINK_SERVER_PORT", "--set".

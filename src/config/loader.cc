@@ -108,6 +108,9 @@ void finish(Config& config, Problems& problems) {
   if (config.queue.initial_backoff > config.queue.max_backoff) {
     problems.add("queue.initial_backoff must not be longer than queue.max_backoff");
   }
+  if (config.cht.mode == "pull" && config.cht.url.empty()) {
+    problems.add("cht.mode = \"pull\" needs cht.url (the CHT to follow)");
+  }
 }
 
 }  // namespace
@@ -127,6 +130,28 @@ Result<Config> loadConfig(const ConfigSources& sources) {
   Problems problems;
 
   if (sources.file) loadFile(config, table, *sources.file, problems);
+
+  // The reference mediator's .env names (a deployment swaps the Node container for chtlink
+  // with the same .env). They rank above the file and below CHTLINK_MEDIATOR_* and --set.
+  constexpr std::pair<std::string_view, std::string_view> kReferenceEnv[] = {
+      {"PORT", "mediator.port"},
+      {"FHIR_URL", "mediator.fhir_url"},
+      {"FHIR_USERNAME", "mediator.fhir_username"},
+      {"FHIR_PASSWORD", "mediator.fhir_password"},
+      {"CHT_URL", "mediator.cht_url"},
+      {"CHT_USERNAME", "mediator.cht_username"},
+      {"CHT_PASSWORD", "mediator.cht_password"},
+      {"OPENHIM_API_URL", "mediator.openhim_api_url"},
+      {"OPENHIM_USERNAME", "mediator.openhim_username"},
+      {"OPENHIM_PASSWORD", "mediator.openhim_password"},
+  };
+  for (const auto& [name, value] : sources.env) {
+    for (const auto& [env_name, key] : kReferenceEnv) {
+      if (name == env_name)
+        apply(config, table, std::string(key), RawValue{value, true}, "environment " + name,
+              problems);
+    }
+  }
 
   for (const auto& [name, value] : sources.env) {
     if (name.rfind("CHTLINK_", 0) != 0) continue;
@@ -189,7 +214,12 @@ std::string renderConfigReference() {
       "Durations are written `250ms`, `15s`, `2m` or `1h` (a bare integer means\n"
       "milliseconds). Unknown keys and values of the wrong type stop start-up with exit code 2\n"
       "and a message naming the key (and, for the file, its line and column).\n"
-      "`chtlink config check` prints the effective configuration with secrets masked.\n";
+      "`chtlink config check` prints the effective configuration with secrets masked.\n\n"
+      "The reference mediator's environment variables `PORT`, `FHIR_URL`, `FHIR_USERNAME`,\n"
+      "`FHIR_PASSWORD`, `CHT_URL`, `CHT_USERNAME`, `CHT_PASSWORD`, `OPENHIM_API_URL`,\n"
+      "`OPENHIM_USERNAME` and `OPENHIM_PASSWORD` set the matching `[mediator]` keys, so its\n"
+      "`.env` works unchanged. They rank above the TOML file and below `CHTLINK_MEDIATOR_*`\n"
+      "and `--set`.\n";
   std::string section;
   for (const Setting& s : settings()) {
     if (s.section() != section) {

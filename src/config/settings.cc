@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "config/duration.h"
+#include "mediator/observations.h"
 
 namespace chtlink::config {
 namespace {
@@ -189,6 +190,15 @@ std::vector<Setting> buildSettings() {
   t.push_back(text(
       "server.tls_private_key_file", "PEM private key for the certificate.",
       [](Config & c) -> auto& { return c.tls_private_key_file; }));
+  // [sandbox]
+  t.push_back(choice(
+      "sandbox.mode",
+      "Sandbox: the reference LTFU stack with public development passwords, cht-sim and "
+      "seeded channels. auto = on when serve runs without --config.",
+      {"auto", "on", "off"}, [](Config & c) -> auto& { return c.sandbox.mode; }));
+  t.push_back(boolean(
+      "sandbox.seed", "In sandbox mode, install the reference users, client and channels at start.",
+      [](Config & c) -> auto& { return c.sandbox.seed; }));
   // [client]
   t.push_back(duration(
       "client.connect_timeout", "Outbound HTTP: time to connect.",
@@ -196,6 +206,12 @@ std::vector<Setting> buildSettings() {
   t.push_back(duration(
       "client.request_timeout", "Outbound HTTP: time for a whole exchange.",
       [](Config & c) -> auto& { return c.client.request_timeout; }));
+  t.push_back(integer(
+      "client.max_idle_per_host",
+      "Outbound HTTP: idle keep-alive connections kept per host:port for reuse. Set it at "
+      "least to the number of concurrent requests to one upstream (the router's channels): "
+      "beyond it each request opens a new connection.",
+      0, 65536, [](Config & c) -> auto& { return c.client.max_idle_per_host; }));
   t.push_back(boolean(
       "client.verify_tls", "Verify servers' TLS certificates. Turn off only for testing.",
       [](Config & c) -> auto& { return c.client.verify_tls; }));
@@ -209,6 +225,10 @@ std::vector<Setting> buildSettings() {
   t.push_back(integer(
       "store.read_connections", "Database connections serving reads.", 1, 64,
       [](Config & c) -> auto& { return c.store.read_connections; }));
+  t.push_back(integer(
+      "store.write_connections",
+      "PostgreSQL: connections serving writes, which run at once (SQLite has one writer).", 1, 64,
+      [](Config & c) -> auto& { return c.store.write_connections; }));
   t.push_back(duration(
       "store.busy_timeout", "How long a write waits for a locked database.",
       [](Config & c) -> auto& { return c.store.busy_timeout; }));
@@ -279,11 +299,6 @@ std::vector<Setting> buildSettings() {
   t.push_back(duration(
       "him.auth_window", "Admin API token auth: allowed difference between auth-ts and the clock.",
       [](Config & c) -> auto& { return c.him.auth_window; }));
-  t.push_back(boolean(
-      "him.allow_default_admin",
-      "Start even while root@openhim.org has the default password "
-      "openhim-password (a warning is logged). Production mode will refuse.",
-      [](Config & c) -> auto& { return c.him.allow_default_admin; }));
   // [fhir]
   t.push_back(boolean(
       "fhir.enabled", "Run the embedded FHIR R4 server on its own listener.",
@@ -318,6 +333,188 @@ std::vector<Setting> buildSettings() {
   t.push_back(integer(
       "fhir.max_transaction_entries", "Entries accepted in one batch or transaction Bundle.", 1,
       100000, [](Config & c) -> auto& { return c.fhir.max_transaction_entries; }));
+  t.push_back(choice(
+      "fhir.validation",
+      "Validation of written resources against the official R4 definitions. default: reject "
+      "(400) only what HAPI FHIR rejects too (invalid values, unknown codes of required "
+      "bindings) and accept the rest, as the CHT outbound payloads need; strict: reject any "
+      "error (422). $validate reports every issue either way.",
+      {"default", "strict"}, [](Config & c) -> auto& { return c.fhir.validation; }));
+  t.push_back(boolean(
+      "fhir.referential_integrity_on_write",
+      "Refuse (400) a create or update whose literal local reference (\"Patient/1\") "
+      "names a resource that does not exist, as HAPI FHIR does. Absolute URLs are not checked.",
+      [](Config & c) -> auto& { return c.fhir.referential_integrity_on_write; }));
+  t.push_back(boolean(
+      "fhir.referential_integrity_on_delete",
+      "Refuse (409) to delete a resource other resources still refer to, as HAPI FHIR does.",
+      [](Config & c) -> auto& { return c.fhir.referential_integrity_on_delete; }));
+  t.push_back(integer(
+      "fhir.subscription_max_failures",
+      "rest-hook Subscriptions: consecutive failed deliveries before the Subscription gets "
+      "status error (delivery goes on; the next success sets it active again).",
+      1, 1000000, [](Config & c) -> auto& { return c.fhir.subscription_max_failures; }));
+  t.push_back(duration(
+      "fhir.subscription_reload_interval",
+      "How often the in-memory index of Subscriptions is re-read from the database (picks "
+      "up Subscriptions written by other processes sharing it).",
+      [](Config & c) -> auto& { return c.fhir.subscription_reload_interval; }));
+  // [cht]
+  t.push_back(choice(
+      "cht.mode",
+      "pull: follow CHT's medic/_changes and deliver its app_settings outbound payloads "
+      "through the queue (instead of, or besides, CHT's own outbound push); off: do not.",
+      {"off", "pull"}, [](Config & c) -> auto& { return c.cht.mode; }));
+  t.push_back(secret(
+      "cht.url", "CHT API base URL for pull mode (https://cht.example.org; user:pass@ allowed).",
+      [](Config & c) -> auto& { return c.cht.url; }));
+  t.push_back(text(
+      "cht.username", "CHT user for pull mode: an online user (admin or mm-online role).",
+      [](Config & c) -> auto& { return c.cht.username; }));
+  t.push_back(secret(
+      "cht.password", "Password of cht.username.",
+      [](Config & c) -> auto& { return c.cht.password; }));
+  t.push_back(text(
+      "cht.settings_file",
+      "app_settings JSON whose outbound rules pull mode applies; empty reads them from CHT "
+      "(GET /api/v1/settings) and again whenever the settings doc changes.",
+      [](Config & c) -> auto& { return c.cht.settings_file; }));
+  t.push_back(text(
+      "cht.credentials_file",
+      "JSON object {\"<password_key>\": \"<secret>\"}: outbound credentials for pull mode "
+      "(CHT's own are encrypted in medic-vault, out of reach of its API).",
+      [](Config & c) -> auto& { return c.cht.credentials_file; }));
+  t.push_back(text(
+      "cht.checkpoint", "Name of the stored changes-feed checkpoint (one per followed CHT).",
+      [](Config & c) -> auto& { return c.cht.checkpoint; }));
+  t.push_back(integer(
+      "cht.batch", "Changes read, hydrated and enqueued per transaction.", 1, 10'000,
+      [](Config & c) -> auto& { return c.cht.batch; }));
+  t.push_back(duration(
+      "cht.longpoll", "Once caught up, how long one longpoll request waits for a change.",
+      [](Config & c) -> auto& { return c.cht.longpoll; }));
+  t.push_back(integer(
+      "cht.max_attempts", "Delivery attempts of a pull-mode payload; 0 = queue.max_attempts.", 0,
+      1000, [](Config & c) -> auto& { return c.cht.max_attempts; }));
+  // [cht_sim]
+  t.push_back(boolean(
+      "cht_sim.enabled", "Run the CHT emulator (cht-sim) as a listener of serve, in its store.",
+      [](Config & c) -> auto& { return c.cht_sim.enabled; }));
+  t.push_back(text(
+      "cht_sim.host", "Address cht-sim binds; 0.0.0.0 for every interface.",
+      [](Config & c) -> auto& { return c.cht_sim.host; }));
+  t.push_back(integer(
+      "cht_sim.port", "TCP port of cht-sim (CHT's 5988); 0 picks a free port.", 0, 65535,
+      [](Config & c) -> auto& { return c.cht_sim.port; }));
+  t.push_back(choice(
+      "cht_sim.seed",
+      "ltfu: on first start, the reference LTFU app_settings and credential openhim1; "
+      "empty: no settings.",
+      {"ltfu", ""}, [](Config & c) -> auto& { return c.cht_sim.seed; }));
+  t.push_back(text(
+      "cht_sim.router_url",
+      "Where the seeded outbound configs push; empty = this serve's router (server.port).",
+      [](Config & c) -> auto& { return c.cht_sim.router_url; }));
+  t.push_back(text(
+      "cht_sim.admin_user", "cht-sim's CouchDB admin (passes every permission check).",
+      [](Config & c) -> auto& { return c.cht_sim.admin_user; }));
+  t.push_back(secret(
+      "cht_sim.admin_password", "Password of cht_sim.admin_user.",
+      [](Config & c) -> auto& { return c.cht_sim.admin_password; }));
+  t.push_back(duration(
+      "cht_sim.scheduler_interval",
+      "How often cht-sim's Sentinel retries queued outbound pushes (CHT: 5 minutes).",
+      [](Config & c) -> auto& { return c.cht_sim.scheduler_interval; }));
+  t.push_back(boolean(
+      "cht_sim.test_hooks", "Serve /_sim/clock/advance and /_sim/scheduler/run (tests only).",
+      [](Config & c) -> auto& { return c.cht_sim.test_hooks; }));
+  // [mediator]
+  t.push_back(boolean(
+      "mediator.enabled",
+      "Run the CHT<->FHIR mediator (/patient, /encounter, /organization, /endpoint, "
+      "/service-request) on its own listener.",
+      [](Config & c) -> auto& { return c.mediator.enabled; }));
+  t.push_back(text(
+      "mediator.host", "Address the mediator binds; 0.0.0.0 for every interface.",
+      [](Config & c) -> auto& { return c.mediator.host; }));
+  t.push_back(integer(
+      "mediator.port", "TCP port of the mediator (reference env PORT); 0 picks a free port.", 0,
+      65535, [](Config & c) -> auto& { return c.mediator.port; }));
+  t.push_back(text(
+      "mediator.fhir_url",
+      "FHIR base URL the mediator writes to (reference env FHIR_URL); empty: chtlink's own "
+      "FHIR listener.",
+      [](Config & c) -> auto& { return c.mediator.fhir_url; }));
+  t.push_back(text(
+      "mediator.fhir_username", "Basic-auth user for fhir_url (reference env FHIR_USERNAME).",
+      [](Config & c) -> auto& { return c.mediator.fhir_username; }));
+  t.push_back(secret(
+      "mediator.fhir_password", "Password of fhir_username (reference env FHIR_PASSWORD).",
+      [](Config & c) -> auto& { return c.mediator.fhir_password; }));
+  t.push_back(text(
+      "mediator.cht_url",
+      "CHT API base URL for the LTFU follow-up records (reference env CHT_URL); empty: "
+      "/service-request answers 500.",
+      [](Config & c) -> auto& { return c.mediator.cht_url; }));
+  t.push_back(text(
+      "mediator.cht_username", "CHT user creating the records (reference env CHT_USERNAME).",
+      [](Config & c) -> auto& { return c.mediator.cht_username; }));
+  t.push_back(secret(
+      "mediator.cht_password", "Password of cht_username (reference env CHT_PASSWORD).",
+      [](Config & c) -> auto& { return c.mediator.cht_password; }));
+  t.push_back(text(
+      "mediator.openhim_api_url",
+      "OpenHIM management API to register with and heartbeat to (reference env "
+      "OPENHIM_API_URL); empty: no registration.",
+      [](Config & c) -> auto& { return c.mediator.openhim_api_url; }));
+  t.push_back(text(
+      "mediator.openhim_username", "OpenHIM API user (reference env OPENHIM_USERNAME).",
+      [](Config & c) -> auto& { return c.mediator.openhim_username; }));
+  t.push_back(secret(
+      "mediator.openhim_password", "Password of openhim_username (reference env OPENHIM_PASSWORD).",
+      [](Config & c) -> auto& { return c.mediator.openhim_password; }));
+  t.push_back(boolean(
+      "mediator.openhim_trust_self_signed",
+      "Accept a self-signed certificate on openhim_api_url (as the reference's trustSelfSigned).",
+      [](Config & c) -> auto& { return c.mediator.openhim_trust_self_signed; }));
+  t.push_back(duration(
+      "mediator.heartbeat_interval", "Time between heartbeats to OpenHIM.",
+      [](Config & c) -> auto& { return c.mediator.heartbeat_interval; }));
+  t.push_back(text(
+      "mediator.advertised_host",
+      "Host OpenHIM routes the registered Mediator channel to (the mediator's address as "
+      "OpenHIM sees it).",
+      [](Config & c) -> auto& { return c.mediator.advertised_host; }));
+  t.push_back(duration(
+      "mediator.upstream_timeout", "Longest wait for one FHIR, CHT or OpenHIM answer.",
+      [](Config & c) -> auto& { return c.mediator.upstream_timeout; }));
+  t.push_back(duration(
+      "mediator.recovery_delay",
+      "An LTFU operation not finished this long after it was accepted (the process stopped "
+      "between two steps) is finished or undone by its recovery job.",
+      [](Config & c) -> auto& { return c.mediator.recovery_delay; }));
+  {
+    Setting s{"mediator.observations",
+              SettingKind::String,
+              "Form field -> Observation table, a JSON array of {\"field\" (dotted path in the "
+              "report's fields), \"system\", \"code\", \"display\", \"type\" (string, "
+              "integer, decimal, boolean, code, quantity, datetime), \"unit\"}.",
+              0,
+              0,
+              {},
+              {},
+              {}};
+    s.assign = [](Config& c, const RawValue& v) -> Status {
+      CHTLINK_ASSIGN_OR_RETURN(std::string text_value, toText(v));
+      CHTLINK_ASSIGN_OR_RETURN(c.mediator.observations,
+                               mediator::parseObservationMappings(text_value));
+      return ok();
+    };
+    s.show = [](const Config& c) {
+      return quote(mediator::renderObservationMappings(c.mediator.observations));
+    };
+    t.push_back(std::move(s));
+  }
   // [log]
   t.push_back(choice(
       "log.level", "Least severe level logged.", {"trace", "debug", "info", "warn", "error"},

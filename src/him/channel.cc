@@ -6,6 +6,8 @@
 #include <charconv>
 #include <set>
 
+#include "him/schedule.h"
+
 namespace chtlink::him {
 namespace {
 
@@ -171,11 +173,11 @@ Status validateChannelDocument(const Json& doc) {
   std::string type = stringField(doc, "type", "http");
   if (type != "http" && type != "polling")
     return invalidArgument(fmt::format("Channel type '{}' is not supported (http, polling)", type));
-  if (type == "polling" && !parsePollingSchedule(stringField(doc, "pollingSchedule"))) {
-    return invalidArgument(fmt::format(
-        "Polling channel pollingSchedule '{}' is not supported: use an interval such as "
-        "\"10 seconds\", \"5 minutes\", \"1 hour\" or \"2 days\"",
-        stringField(doc, "pollingSchedule")));
+  if (type == "polling") {
+    if (auto schedule = PollingSchedule::parse(stringField(doc, "pollingSchedule"));
+        !schedule.has_value()) {
+      return invalidArgument("Polling channel: " + schedule.error().message);
+    }
   }
   int primaries = 0;
   if (auto it = doc.find("routes"); it != doc.end() && it->is_array()) {

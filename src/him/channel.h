@@ -78,7 +78,7 @@ const Channel* selectChannel(const std::vector<Channel>& channels, std::string_v
 Result<std::string> transformPath(std::string_view path, std::string_view transform);
 
 // A polling channel's schedule in OpenHIM's human form ("10 seconds", "5 minutes", "1 hour",
-// "2 days"); nullopt for anything else (cron expressions are not supported).
+// "2 days"); nullopt for anything else (cron expressions: PollingSchedule in schedule.h).
 std::optional<std::chrono::milliseconds> parsePollingSchedule(std::string_view schedule);
 
 // The upstream path for a route: route.path, else the transformed path, else `path`.

@@ -431,7 +431,7 @@ void ChannelRouter::finishRoute(const std::shared_ptr<Exchange>& exchange, size_
     }
   } else {
     net::Response to_client;
-    Json orchestration = {{"name", route.name}, {"request", request_doc}};
+    Json orchestration = {{"name", route.name}, {"request", std::move(request_doc)}};
     if (!result.has_value()) {
       if (log_) log_->warn("channel '{}' route '{}': {}", channel.name, route.name, error_message);
       to_client =

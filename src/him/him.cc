@@ -1,5 +1,6 @@
 #include "him/him.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "him/admin_api/admin_api.h"
@@ -80,17 +81,23 @@ Status Him::start() {
   });
   if (!loaded.has_value()) return loaded.error().withContext("him: loading from the store: ");
   if (default_password) {
-    if (!s.options.allow_default_admin) {
+    if (!s.options.sandbox) {
       return failedPrecondition(
-          "the admin API user root@openhim.org still has the default password "
-          "'openhim-password'; change it (PUT /users/root@openhim.org) or set "
-          "him.allow_default_admin = true");
+          fmt::format(
+              "admin API user {0} still has OpenHIM's public default password '{1}'; chtlink "
+              "refuses to start outside the sandbox until it is changed. Start once in sandbox "
+              "mode (--set sandbox.mode=on, admin API on 127.0.0.1) and change it with: curl "
+              "-k -u {0}:{1} -X PUT https://127.0.0.1:{2}/users/{0} -H 'Content-Type: "
+              "application/json' -d '{{\"password\": \"<new password>\"}}'",
+              kDefaultAdmin, kDefaultPassword, s.options.api_port),
+          "default_admin_password");
     }
     if (s.log) {
       s.log->warn(
-          "admin API: user root@openhim.org has the default password "
-          "'openhim-password'; change it before exposing port {}",
-          s.options.api_port);
+          "sandbox: admin API user {} has OpenHIM's public default password '{}'; change it "
+          "(PUT /users/{}) before exposing port {}; outside the sandbox chtlink refuses to "
+          "start with it",
+          kDefaultAdmin, kDefaultPassword, kDefaultAdmin, s.options.api_port);
     }
   }
   if (interrupted > 0 && s.log)

@@ -44,10 +44,10 @@ class Him {
   Him(const Him&) = delete;
   Him& operator=(const Him&) = delete;
 
-  // Blocking; call before serving. Creates the default admin root@openhim.org when there
-  // is no user (and warns while its password is the default; FailedPrecondition when
-  // allow_default_admin is false), marks transactions a crash left Processing as Failed,
-  // and loads channels and clients.
+  // Blocking; call before serving. Creates the default admin root@openhim.org with
+  // OpenHIM's default password when there is no user; while root still has that password,
+  // warns in sandbox mode and fails (FailedPrecondition, saying how to change it) outside it.
+  // Marks transactions a crash left Processing as Failed, and loads channels and clients.
   Status start();
 
   // The router: mount it for every method and path not served otherwise.

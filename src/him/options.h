@@ -27,8 +27,10 @@ struct HimOptions {
   size_t max_stored_body_bytes = 1024 * 1024;
   // Token auth: auth-ts may differ from the server clock by this much.
   std::chrono::milliseconds auth_window{10'000};
-  // Keep root@openhim.org / openhim-password usable. Production mode (issue 8) will refuse.
-  bool allow_default_admin = true;
+  // Sandbox mode, set by the composition root from sandbox.mode (not a setting of its own):
+  // root@openhim.org keeps OpenHIM's public default password openhim-password and a warning
+  // says so at start. Outside the sandbox start() refuses while root still has it.
+  bool sandbox = false;
 };
 
 }  // namespace chtlink::him

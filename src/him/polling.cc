@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "him/schedule.h"
+
 namespace chtlink::him {
 
 PollingScheduler::PollingScheduler(const RoutingTable& table, ChannelRouter& router,
@@ -25,7 +27,8 @@ void PollingScheduler::stop() {
 }
 
 void PollingScheduler::run() {
-  // Next due time per channel id; a channel first polls one interval after it appears.
+  // Next due time per channel id. An interval channel first polls one interval after it
+  // appears, a cron channel at its next matching time.
   std::map<std::string, TimePoint> due;
   std::map<std::string, TimePoint> last_run;
   std::unique_lock lock(mu_);
@@ -35,11 +38,12 @@ void PollingScheduler::run() {
     std::map<std::string, TimePoint> next_due;
     for (const Channel& c : state->channels) {
       if (c.type != "polling" || !c.enabled) continue;
-      auto interval = parsePollingSchedule(c.polling_schedule);
-      if (!interval) continue;
+      auto schedule = PollingSchedule::parse(c.polling_schedule);
+      if (!schedule.has_value()) continue;
       auto it = due.find(c.id);
-      TimePoint when = it == due.end() ? now + *interval : it->second;
-      if (when <= now) {
+      std::optional<TimePoint> when =
+          it == due.end() ? schedule->next(now) : std::optional<TimePoint>(it->second);
+      if (when && *when <= now) {
         auto previous = last_run.find(c.id);
         lock.unlock();
         if (auto s =
@@ -49,9 +53,9 @@ void PollingScheduler::run() {
         }
         lock.lock();
         last_run[c.id] = now;
-        when = now + *interval;
+        when = schedule->next(now);
       }
-      next_due[c.id] = when;
+      if (when) next_due[c.id] = *when;
     }
     due = std::move(next_due);
     // Wake at least every 200 ms to pick up channel changes; sooner when a poll is due.

@@ -3,8 +3,8 @@
 // Each due channel is sent through the router without client authentication, as OpenHIM's
 // polling does: GET /trigger (the routes' path or pathTransform apply) with the header
 // X-OpenHIM-LastRunAt, recorded as a transaction like any other call. Schedules are
-// OpenHIM's human intervals ("10 seconds", "5 minutes", "1 hour", "2 days"); cron
-// expressions are not supported and such a channel is refused by the API.
+// OpenHIM's human intervals ("10 seconds", "5 minutes", "1 hour", "2 days") or cron
+// expressions (schedule.h); a schedule that is neither is refused by the API.
 //
 // Thread-safety: start() and stop() from one thread; the scheduler has one thread of its
 // own that only waits and hands calls to the router (which never blocks).

@@ -219,15 +219,23 @@ Result<std::vector<Json>> listTransactions(store::Transaction& tx, const Transac
     params.emplace_back(*f.to_ms);
   }
   sql += " ORDER BY request_ts DESC, id DESC";
-  if (f.limit > 0) {
+  if (f.limit > 0 && !f.matches) {
     sql += " LIMIT ? OFFSET ?";
     params.emplace_back(f.limit);
     params.emplace_back(f.limit * f.page);
   }
   CHTLINK_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
   std::vector<Json> out;
+  // With a document condition the page is cut here, after matching.
+  const int64_t skip = f.matches && f.limit > 0 ? f.limit * f.page : 0;
+  int64_t matched = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     CHTLINK_ASSIGN_OR_RETURN(Json doc, parseStored(rows.text(i, 0)));
+    if (f.matches) {
+      if (!f.matches(doc)) continue;
+      if (matched++ < skip) continue;
+      if (f.limit > 0 && static_cast<int64_t>(out.size()) >= f.limit) break;
+    }
     out.push_back(std::move(doc));
   }
   return out;
@@ -256,6 +264,13 @@ Result<int64_t> failInterruptedTransactions(store::Transaction& tx, const std::s
   }
   CHTLINK_TRY(upsertTransactions(tx, changed));
   return static_cast<int64_t>(changed.size());
+}
+
+Result<bool> channelHasTransactions(store::Transaction& tx, const std::string& channel_id) {
+  CHTLINK_ASSIGN_OR_RETURN(
+      auto rows,
+      tx.query("SELECT 1 FROM him_transactions WHERE channel_id = ? LIMIT 1", {channel_id}));
+  return rows.size() > 0;
 }
 
 }  // namespace chtlink::him

@@ -5,6 +5,7 @@
 // a store::Transaction the caller got from Database::post/run; none blocks an I/O thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,10 +57,15 @@ struct TransactionFilter {
   std::optional<int64_t> to_ms;    // request timestamp <=
   int64_t limit = 0;               // 0 = no limit
   int64_t page = 0;
+  // Conditions on the document itself (path regex, response status class, properties):
+  // checked on each row the columns above select, before paging.
+  std::function<bool(const Json&)> matches;
 };
 Status upsertTransactions(store::Transaction& tx, std::span<const Json> docs);
 Result<std::vector<Json>> listTransactions(store::Transaction& tx, const TransactionFilter& f);
 Result<std::optional<Json>> findTransaction(store::Transaction& tx, const std::string& id);
+// True when a stored transaction names channel `channel_id` (its deletion is then soft).
+Result<bool> channelHasTransactions(store::Transaction& tx, const std::string& channel_id);
 // Transactions still Processing with no response: marked Failed (a crash interrupted them).
 Result<int64_t> failInterruptedTransactions(store::Transaction& tx, const std::string& now_iso);
 

@@ -63,7 +63,11 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5'000};
   // Default for ClientRequest::timeout.
   std::chrono::milliseconds request_timeout{30'000};
-  size_t max_idle_per_host = 16;
+  // Idle keep-alive connections kept per (scheme, host, port). At least the number of
+  // concurrent requests to one host (the him router sends every client request of a channel
+  // to the same upstream): beyond it each extra request pays a new connection. 256 is
+  // Node's http.Agent maxFreeSockets, which OpenHIM core's router uses.
+  size_t max_idle_per_host = 256;
   // A pooled connection unused this long is closed instead of reused (servers drop idle
   // keep-alive connections, often without the client noticing in time).
   std::chrono::milliseconds idle_timeout{30'000};

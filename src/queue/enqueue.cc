@@ -28,4 +28,10 @@ Result<int64_t> enqueue(store::Transaction& tx, const JobSpec& spec, const Queue
   return rows.integer(0, 0);
 }
 
+Result<int64_t> cancelPending(store::Transaction& tx, std::string_view kind,
+                              std::string_view destination) {
+  return tx.execute("DELETE FROM jobs WHERE state = 'pending' AND kind = ? AND destination = ?",
+                    {std::string(kind), std::string(destination)});
+}
+
 }  // namespace chtlink::queue

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -49,6 +50,11 @@ std::span<const store::Migration> migrations();
 // Adds a job inside `tx`, so it commits or rolls back with the change that caused it.
 Result<int64_t> enqueue(store::Transaction& tx, const JobSpec& spec, const QueueOptions& options,
                         TimePoint now);
+
+// Deletes the pending jobs of `kind` for `destination` inside `tx` (the notifications of a
+// deleted subscription); returns how many. Running jobs are left to finish.
+Result<int64_t> cancelPending(store::Transaction& tx, std::string_view kind,
+                              std::string_view destination);
 
 // Number of jobs in each state (every state present, zero when empty), inside `tx`; for
 // callers already on a database thread (the /metrics handler).

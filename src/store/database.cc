@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "store/postgres/postgres_database.h"
 #include "store/sqlite/sqlite_database.h"
 
 namespace chtlink::store {
@@ -122,6 +123,33 @@ std::string_view Dialect::lockForClaim() const {
 
 std::string_view Dialect::blobType() const { return backend == Backend::Sqlite ? "BLOB" : "BYTEA"; }
 
+std::string_view Dialect::listTables() const {
+  return backend == Backend::Sqlite
+             ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+               "'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+             : "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+               "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name";
+}
+
+std::string_view Dialect::physicalRowOrder() const {
+  return backend == Backend::Sqlite ? "rowid" : "ctid";
+}
+
+std::string_view Dialect::identityColumns() const {
+  return backend == Backend::Sqlite
+             ? ""
+             : "SELECT table_name, column_name FROM information_schema.columns WHERE "
+               "table_schema = current_schema() AND is_identity = 'YES' ORDER BY table_name";
+}
+
+std::string Dialect::resetIdentity(std::string_view table, std::string_view column) const {
+  if (backend == Backend::Sqlite) return "";
+  return fmt::format(
+      "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), COALESCE((SELECT MAX({1}) FROM {0}), "
+      "0) + 1, false)",
+      table, column);
+}
+
 Result<std::unique_ptr<Database>> openDatabase(const StoreOptions& options,
                                                std::shared_ptr<spdlog::logger> log) {
   std::string_view url = options.url;
@@ -131,9 +159,7 @@ Result<std::unique_ptr<Database>> openDatabase(const StoreOptions& options,
                                       std::move(log));
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return failedPrecondition(
-        "store.url: PostgreSQL backend not available yet; use sqlite:PATH for now",
-        "backend_unavailable");
+    return postgres::openPostgresDatabase(std::string(url), options, std::move(log));
   }
   return invalidArgument(fmt::format("store.url: unsupported database url \"{}\"; expected "
                                      "sqlite:PATH or postgresql://user:pass@host:port/db",

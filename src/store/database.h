@@ -67,6 +67,18 @@ struct Dialect {
   // ("FOR UPDATE SKIP LOCKED" on PostgreSQL; SQLite has one writer and needs nothing).
   std::string_view lockForClaim() const;
   std::string_view blobType() const;
+  // For copying whole databases (`chtlink store copy`):
+  // A query listing this database's tables (one column: the name), schema_migrations
+  // included, the engine's own tables excluded, in name order.
+  std::string_view listTables() const;
+  // A column that orders a table's rows stably without an index of ours, for paging through
+  // a table ("rowid" on SQLite, "ctid" on PostgreSQL).
+  std::string_view physicalRowOrder() const;
+  // Statements that make the auto-assigned keys of `table`.`column` continue after the
+  // largest copied value; empty when the engine does that by itself (SQLite). A query
+  // listing those columns as (table, column) is identityColumns() (empty: none to list).
+  std::string_view identityColumns() const;
+  std::string resetIdentity(std::string_view table, std::string_view column) const;
 };
 
 class Transaction {
@@ -77,6 +89,11 @@ class Transaction {
   // Runs a statement; returns the number of rows it changed.
   virtual Result<int64_t> execute(std::string_view sql, std::span<const Value> params) = 0;
   virtual const Dialect& dialect() const = 0;
+  // Holds the lock named `name` until this transaction ends: a transaction of another process
+  // asking for the same name waits for this one to commit or roll back. For check-then-insert
+  // work that must not interleave across processes (PostgreSQL: pg_advisory_xact_lock).
+  // SQLite runs one write transaction at a time already, so there it does nothing.
+  virtual Status lockUntilCommit(std::string_view name) = 0;
 
   Result<Rows> query(std::string_view sql, std::initializer_list<Value> params = {}) {
     return query(sql, std::span<const Value>(params.begin(), params.size()));
@@ -84,6 +101,21 @@ class Transaction {
   Result<int64_t> execute(std::string_view sql, std::initializer_list<Value> params = {}) {
     return execute(sql, std::span<const Value>(params.begin(), params.size()));
   }
+};
+
+// A named lock one process at a time holds, for work only one process may do at once (the
+// pull-mode feed follower). Held until destroyed. PostgreSQL: a session advisory lock on a
+// connection of its own, so when the holding process dies the server releases it and another
+// process's tryAdvisoryLock() succeeds (fail-over). SQLite: a lock among the holders in this
+// process (one process owns an SQLite file). Not thread-safe: one thread uses a lock at a time.
+class AdvisoryLock {
+ public:
+  virtual ~AdvisoryLock() = default;
+  // Ok while the lock is still held; an error once it was lost (PostgreSQL: its connection
+  // broke, and another process may hold it now). Leaders call it before each unit of work.
+  // Blocking (one round trip).
+  virtual Status check() = 0;
+  virtual const std::string& name() const = 0;
 };
 
 // Read transactions may run in parallel; write transactions are serialised by the backend
@@ -94,6 +126,9 @@ struct StoreOptions {
   // "sqlite:PATH" (the default, one file) or "postgresql://user:pass@host:port/db".
   std::string url = "sqlite:chtlink-data/chtlink.db";
   int read_connections = 2;
+  // PostgreSQL only: connections (each on its own thread) serving write transactions; the
+  // server's row locks let them run at once. SQLite always has one writer.
+  int write_connections = 4;
   std::chrono::milliseconds busy_timeout{5'000};
   // SQLite `synchronous`: "normal" or "full". See sqlite_database.cc for the trade-off.
   std::string sqlite_synchronous = "normal";
@@ -111,6 +146,10 @@ class Database {
   using Work = std::function<Status(Transaction&)>;
   // Runs `work` in one transaction on a database thread: commit when it returns ok,
   // roll back when it returns an error or throws (the exception becomes an Internal error).
+  // On PostgreSQL, work whose transaction hit a deadlock or serialization failure is rolled
+  // back and run again, at most three times in all, so `work` must leave nothing behind outside
+  // the transaction that a second run would double; after the last try the error is
+  // Conflict with reason "transaction_aborted".
   // `done` runs on the database thread afterwards; it must not block for long. It may post()
   // more work, but not run() it. When the pool refuses the work (more than max_pending
   // queued: Unavailable; database closing: Unavailable), `done` runs at once on the
@@ -130,6 +169,10 @@ class Database {
 
   virtual const Dialect& dialect() const = 0;
   virtual std::string describe() const = 0;  // for logs, with secrets masked
+
+  // Takes the named lock when no other holder has it; nullptr (not an error) when another
+  // holder has it. Blocking (PostgreSQL opens a connection): never call it on an I/O thread.
+  virtual Result<std::unique_ptr<AdvisoryLock>> tryAdvisoryLock(std::string_view name) = 0;
 
   // Typed convenience over run(): the value `work` returns when the transaction commits.
   template <typename T>

@@ -49,6 +49,7 @@ Result<std::map<std::string, std::vector<const Migration*>>> group(
 Result<std::map<std::string, int64_t>> appliedVersions(Database& db) {
   return db.runFor<std::map<std::string, int64_t>>(
       Access::Write, [](Transaction& tx) -> Result<std::map<std::string, int64_t>> {
+        CHTLINK_TRY(tx.lockUntilCommit(kMigrationsLockName));
         CHTLINK_TRY(tx.execute(kCreateSchemaMigrations));
         CHTLINK_ASSIGN_OR_RETURN(
             Rows rows,
@@ -63,7 +64,8 @@ Status apply(Database& db, const Migration& m, const Clock& clock) {
   CHTLINK_ASSIGN_OR_RETURN(auto statements, expandMigrationSql(m.sql, db.dialect()));
   Status s = db.run(Access::Write, [&](Transaction& tx) -> Status {
     // Another process may have applied it since we looked; the check and the record are in
-    // this one write transaction.
+    // this one write transaction, under a lock other processes' migrations wait for.
+    CHTLINK_TRY(tx.lockUntilCommit(kMigrationsLockName));
     CHTLINK_ASSIGN_OR_RETURN(
         Rows done, tx.query("SELECT 1 FROM schema_migrations WHERE module = ? AND version = ?",
                             {m.module, int64_t{m.version}}));

@@ -15,4 +15,8 @@ inline constexpr std::string_view kCreateSchemaMigrations =
     "applied_at BIGINT NOT NULL, "
     "PRIMARY KEY (module, version))";
 
+// Taken (Transaction::lockUntilCommit) by every transaction that creates or migrates the
+// schema, so processes starting together on one PostgreSQL database migrate one at a time.
+inline constexpr std::string_view kMigrationsLockName = "chtlink.schema_migrations";
+
 }  // namespace chtlink::store

@@ -147,13 +147,52 @@ TEST(HimApiTest, MediatorRegistrationHeartbeatConfigAndChannelInstall) {
   auto install =
       him.apiCall("POST", "/mediators/urn:mediator:test/channels", Json::array({"Mediator"}));
   EXPECT_EQ(install->status, 201) << install->body;
-  EXPECT_EQ(him.apiCall("POST", "/mediators/urn:mediator:test/channels", Json::array({"Mediator"}))
-                ->status,
-            500);
+  auto installed = parseJson(him.apiCall("GET", "/channels")->body);
+  ASSERT_TRUE(installed.has_value() && installed->size() == 1u);
+  std::string channel_id = (*installed)[0]["_id"];
+  ASSERT_EQ(him.apiCall("PUT", "/channels/" + channel_id, {{"description", "edited"}})->status,
+            200);
+  // Installing an installed channel again answers 201 and changes nothing (OpenHIM: 500).
+  auto again =
+      him.apiCall("POST", "/mediators/urn:mediator:test/channels", Json::array({"Mediator"}));
+  EXPECT_EQ(again->status, 201) << again->body;
+  auto after = parseJson(him.apiCall("GET", "/channels")->body);
+  ASSERT_TRUE(after.has_value());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0]["_id"], channel_id);
+  EXPECT_EQ((*after)[0]["description"], "edited");
   auto routed = him.routerCall("GET", "/mediator/x");
   ASSERT_TRUE(routed.has_value());
   EXPECT_EQ(routed->status, 200);
   EXPECT_EQ(upstream.received(), 1u);
+
+  // A channel with transactions is only marked deleted: it stops routing, stays readable,
+  // and installing it again brings it back.
+  ASSERT_TRUE(waitUntil([&] { return him.transactions().size() == 1u; }));
+  auto deleted = him.apiCall("DELETE", "/channels/" + channel_id);
+  EXPECT_EQ(deleted->status, 200);
+  EXPECT_EQ(deleted->body, "The channel was successfully deleted");
+  auto soft = parseJson(him.apiCall("GET", "/channels/" + channel_id)->body);
+  ASSERT_TRUE(soft.has_value());
+  EXPECT_EQ((*soft)["status"], "deleted");
+  ASSERT_TRUE(waitUntil([&] { return him.routerCall("GET", "/mediator/x")->status == 404; }));
+  EXPECT_EQ(him.apiCall("POST", "/mediators/urn:mediator:test/channels", Json::array({"Mediator"}))
+                ->status,
+            201);
+  auto back = parseJson(him.apiCall("GET", "/channels/" + channel_id)->body);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->value("status", "enabled"), "enabled");
+  ASSERT_TRUE(waitUntil([&] { return him.routerCall("GET", "/mediator/x")->status == 200; }));
+
+  // A channel nothing refers to is removed.
+  him.createChannel(channelTo("unused", "^/unused$", upstream.port()));
+  auto all = parseJson(him.apiCall("GET", "/channels")->body);
+  std::string unused_id;
+  for (const auto& c : *all)
+    if (c["name"] == "unused") unused_id = c["_id"];
+  ASSERT_FALSE(unused_id.empty());
+  EXPECT_EQ(him.apiCall("DELETE", "/channels/" + unused_id)->status, 200);
+  EXPECT_EQ(him.apiCall("GET", "/channels/" + unused_id)->status, 404);
 }
 
 // The shape the cht-interoperability configurator posts.
@@ -261,6 +300,29 @@ TEST(HimApiTest, DefaultHttpsApiWorksWithVerificationOff) {
   EXPECT_EQ(answer->status, 200);
   EXPECT_THAT(answer->body, HasSubstr("master"));
   EXPECT_TRUE(std::filesystem::exists(dir.file("him-api-cert.pem")));
+}
+
+}  // namespace
+}  // namespace chtlink::testing
+
+namespace chtlink::testing {
+namespace {
+
+// Outside the sandbox the real binary refuses to start while root@openhim.org still has
+// OpenHIM's public default password, and says how to change it.
+TEST(HimApiTest, OutsideTheSandboxTheDefaultAdminPasswordStopsTheStart) {
+  TempDir dir;
+  RunResult run =
+      runCommand({CHTLINK_BINARY, "serve", "--set", "server.port=0", "--set", "him.api_port=0",
+                  "--set", "him.api_tls=false", "--set", "fhir.port=0", "--set", "sandbox.mode=off",
+                  "--set", "him.data_dir=" + dir.path().string(), "--set",
+                  "store.url=sqlite:" + dir.file("chtlink.db")},
+                 dir.path().string());
+  EXPECT_NE(run.exit_code, 0);
+  const std::string& output = run.output;
+  EXPECT_THAT(output, ::testing::HasSubstr("root@openhim.org"));
+  EXPECT_THAT(output, ::testing::HasSubstr("refuses to start outside the sandbox"));
+  EXPECT_THAT(output, ::testing::HasSubstr("PUT"));
 }
 
 }  // namespace

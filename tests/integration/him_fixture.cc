@@ -65,7 +65,9 @@ size_t Upstream::received() const {
 
 namespace {
 std::vector<std::string> withPlainApi(std::vector<std::string> sets) {
-  sets.insert(sets.begin(), "him.api_tls=false");
+  // Sandbox mode keeps root@openhim.org's default password, which these tests use; its
+  // seeding is off so each test starts from an empty configuration.
+  sets.insert(sets.begin(), {"him.api_tls=false", "sandbox.mode=on", "sandbox.seed=false"});
   return sets;
 }
 }  // namespace

@@ -217,6 +217,29 @@ TEST(HimRouterTest, MediatorTransactionIsQueryableWithOrchestrationsAndRerunRepl
     }
   }
   EXPECT_TRUE(found_child) << txs.dump();
+
+  // The other OpenHIM filters: path (case-insensitive regex), status classes, properties,
+  // any other field exactly; paging after matching.
+  EXPECT_EQ(him.transactions(R"({"request.path":"PATIENT$"})").size(), 2u);
+  EXPECT_EQ(him.transactions(R"({"request.path":"^/other"})").size(), 0u);
+  EXPECT_EQ(him.transactions(R"({"response.status":"2xx"})").size(), 2u);
+  EXPECT_EQ(him.transactions(R"({"response.status":201})").size(), 2u);
+  EXPECT_EQ(him.transactions(R"({"response.status":"4xx"})").size(), 0u);
+  EXPECT_EQ(him.transactions(R"({"properties":{"patientId":"abc"}})").size(), 2u);
+  EXPECT_EQ(him.transactions(R"({"properties":{"patientId":null}})").size(), 2u);
+  EXPECT_EQ(him.transactions(R"({"properties":{"patientId":"zzz"}})").size(), 0u);
+  Json reruns = him.transactions(R"({"wasRerun":true})");
+  ASSERT_EQ(reruns.size(), 1u);
+  EXPECT_EQ(reruns[0]["_id"], tx["_id"]);
+  EXPECT_EQ(him.transactions(R"({"request.method":"POST","wasRerun":false})").size(), 1u);
+  auto page = him.apiCall("GET", "/transactions?filterLimit=1&filterPage=1&filters=" +
+                                     std::string("%7B%22response.status%22%3A%222xx%22%7D"));
+  ASSERT_TRUE(page.has_value());
+  auto paged = parseJson(page->body);
+  ASSERT_TRUE(paged.has_value()) << page->body;
+  EXPECT_EQ(paged->size(), 1u);
+  EXPECT_EQ(him.apiCall("GET", "/transactions?filters=%7B%22request.path%22%3A%22(%22%7D")->status,
+            400);
 }
 
 }  // namespace
@@ -234,7 +257,18 @@ TEST(HimRouterTest, PollingChannelIsCalledOnItsScheduleAndOnTrigger) {
                               {{"type", "polling"}, {"pollingSchedule", "1 second"}}));
   him.createChannel(channelTo("Daily", "^/poll-daily$", triggered.port(),
                               {{"type", "polling"}, {"pollingSchedule", "1 day"}}));
+  // Cron (six fields, seconds first): every second.
+  Upstream cron;
+  him.createChannel(channelTo("Cron", "^/poll-cron$", cron.port(),
+                              {{"type", "polling"}, {"pollingSchedule", "* * * * * *"}}));
+  auto bad_cron = him.apiCall("POST", "/channels",
+                              channelTo("Bad", "^/bad$", cron.port(),
+                                        {{"type", "polling"}, {"pollingSchedule", "* * 99 * *"}}));
+  EXPECT_EQ(bad_cron->status, 400);
+  EXPECT_THAT(bad_cron->body, ::testing::HasSubstr("day-of-month"));
   ASSERT_TRUE(waitUntil([&] { return polled.received() >= 2; }));
+  ASSERT_TRUE(waitUntil([&] { return cron.received() >= 2; }));
+  EXPECT_EQ(cron.requests()[0].target, "/trigger");
   EXPECT_EQ(polled.requests()[0].target, "/trigger");
   EXPECT_TRUE(polled.requests()[1].headers.has("X-OpenHIM-LastRunAt"));
   // A polling channel never answers HTTP clients.

@@ -9,13 +9,12 @@ ServeProcess::ServeProcess(const TempDir& dir, std::vector<std::string> sets,
     : dir_(dir) {
   static int counter = 0;
   std::string port_file = dir.file("port-" + std::to_string(++counter));
-  std::vector<std::string> argv = {CHTLINK_BINARY, "serve",
-                                   "--port-file",  port_file,
-                                   "--set",        "server.port=0",
-                                   "--set",        "him.api_port=0",
-                                   "--set",        "him.data_dir=" + dir.path().string(),
-                                   "--set",        "fhir.port=0",
-                                   "--set",        "store.url=" + databaseUrl()};
+  std::vector<std::string> argv = {
+      CHTLINK_BINARY, "serve", "--port-file", port_file, "--set", "server.port=0", "--set",
+      "him.api_port=0", "--set", "him.data_dir=" + dir.path().string(), "--set", "fhir.port=0",
+      "--set", "mediator.port=0", "--set", "store.url=" + databaseUrl(),
+      // Tests own their channels; e2e tests turn this back on.
+      "--set", "sandbox.seed=false", "--set", "cht_sim.port=0"};
   for (const auto& s : sets) {
     argv.push_back("--set");
     argv.push_back(s);

@@ -7,7 +7,7 @@
 
 namespace chtlink::testing {
 
-Receiver::Receiver() {
+Receiver::Receiver(uint16_t listen_port) {
   net::Router router;
   router.add("*", "/{path...}", [this](net::Request request, net::Reply reply) {
     int status = status_.load();
@@ -30,7 +30,7 @@ Receiver::Receiver() {
   });
   net::ServerOptions options;
   options.name = "receiver";
-  options.port = 0;
+  options.port = listen_port;
   options.request_timeout = std::chrono::minutes(5);
   auto log =
       std::make_shared<spdlog::logger>("receiver", std::make_shared<spdlog::sinks::null_sink_mt>());

@@ -22,7 +22,9 @@ class Receiver {
  public:
   static constexpr int kHold = 0;
 
-  Receiver();
+  // Listens on 127.0.0.1:`port` (0: a free port; a port a destroyed Receiver had, to play a
+  // receiver that went down and came back).
+  explicit Receiver(uint16_t port = 0);
   ~Receiver();
 
   uint16_t port() const { return port_; }

@@ -218,16 +218,17 @@ Result<std::vector<DocRow>> ChtClient::allDocs(const AllDocsQuery& query) {
   return rows;
 }
 
-Result<ChangesPage> ChtClient::changes(const ChangesQuery& query) {
+namespace {
+
+std::string changesPath(const ChangesQuery& query) {
   std::string path = "/" + query.db + "/_changes?since=" + urlEncode(query.since) +
                      "&limit=" + std::to_string(query.limit);
   if (query.include_docs) path += "&include_docs=true";
-  std::optional<std::chrono::milliseconds> timeout;
-  if (query.longpoll) {
-    path += "&feed=longpoll&timeout=" + std::to_string(query.longpoll->count());
-    timeout = *query.longpoll + timeout_;
-  }
-  CHTLINK_ASSIGN_OR_RETURN(auto answer, call("GET", path, {}, "application/json", timeout));
+  if (query.longpoll) path += "&feed=longpoll&timeout=" + std::to_string(query.longpoll->count());
+  return path;
+}
+
+Result<ChangesPage> parseChanges(OrderedJson answer) {
   if (!answer.is_object() || !answer.contains("results") || !answer["results"].is_array()) {
     return internalError("CHT answered _changes without results", "cht_bad_answer");
   }
@@ -245,6 +246,45 @@ Result<ChangesPage> ChtClient::changes(const ChangesQuery& query) {
     page.results.push_back(std::move(change));
   }
   return page;
+}
+
+}  // namespace
+
+Result<ChangesPage> ChtClient::changes(const ChangesQuery& query) {
+  std::optional<std::chrono::milliseconds> timeout;
+  if (query.longpoll) timeout = *query.longpoll + timeout_;
+  CHTLINK_ASSIGN_OR_RETURN(auto answer,
+                           call("GET", changesPath(query), {}, "application/json", timeout));
+  return parseChanges(std::move(answer));
+}
+
+void ChtClient::changesAsync(const ChangesQuery& query,
+                             std::function<void(Result<ChangesPage>)> done) {
+  const std::string path = changesPath(query);
+  net::ClientRequest request;
+  request.url = base_url_ + path;
+  request.headers.set("accept", "application/json");
+  request.timeout = query.longpoll ? *query.longpoll + timeout_ : timeout_;
+  if (!username_.empty()) request.auth = net::BasicAuth{username_, password_};
+  http_->send(std::move(request),
+              [done = std::move(done), path, base = base_url_](Result<net::ClientResponse> answer) {
+                if (!answer) {
+                  done(answer.error().withContext("CHT GET " + path + " at " + base + ": "));
+                  return;
+                }
+                if (answer->status < 200 || answer->status >= 300) {
+                  done(httpError(answer->status, "GET " + path, chtMessage(answer->body)));
+                  return;
+                }
+                auto parsed = outbound::parseOrderedJson(answer->body);
+                if (!parsed) {
+                  done(internalError(
+                      "CHT answered GET " + path + " with invalid JSON: " + parsed.error().message,
+                      "cht_bad_answer"));
+                  return;
+                }
+                done(parseChanges(std::move(parsed).value()));
+              });
 }
 
 Result<std::vector<HydratedDoc>> ChtClient::hydrate(const std::vector<std::string>& ids) {

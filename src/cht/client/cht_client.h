@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,6 +110,9 @@ class ChtClient {
   Result<std::vector<DocRow>> allDocs(const AllDocsQuery& query);
   // GET /<db>/_changes (normal or longpoll).
   Result<ChangesPage> changes(const ChangesQuery& query);
+  // The same without blocking: `done` runs once, on an I/O thread (so it must not block).
+  // Lets a caller stop waiting for a longpoll answer (pull mode's shutdown).
+  void changesAsync(const ChangesQuery& query, std::function<void(Result<ChangesPage>)> done);
   // POST /api/v1/hydrate: documents with their lineage (cht.md 1.3).
   Result<std::vector<HydratedDoc>> hydrate(const std::vector<std::string>& ids);
 

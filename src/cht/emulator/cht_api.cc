@@ -556,17 +556,30 @@ net::Response ChtSimImpl::hydrateDocs(const UserCtx& user, const net::Request& r
     if (parsed && parsed->is_object() && parsed->contains("doc_ids")) ids = (*parsed)["doc_ids"];
   }
   if (!ids.is_array()) return apiError(400, "Invalid doc_ids param");
+  // The requested docs in one read; ancestors shared by many of them are read once.
+  std::vector<std::string> wanted;
+  for (const auto& id : ids) {
+    if (id.is_string()) wanted.push_back(id.get<std::string>());
+  }
+  auto found = docs_.getMany(kMedic, wanted);
+  if (!found) return errorFor(found.error());
+  HydrateMemo memo;
+  for (const auto& [id, doc] : *found) {
+    memo[id] = doc.deleted ? std::nullopt : std::optional<OrderedJson>(doc.body);
+  }
   OrderedJson answer = OrderedJson::array();
   for (const auto& id : ids) {
     OrderedJson item = OrderedJson::object();
     item["id"] = id;
-    auto stored = id.is_string() ? docs_.get(kMedic, id.get<std::string>())
-                                 : Result<std::optional<StoredDoc>>(std::optional<StoredDoc>());
-    if (!stored) return errorFor(stored.error());
-    if (!*stored || (*stored)->deleted) {
+    std::optional<OrderedJson> stored;
+    if (id.is_string()) {
+      if (auto known = memo.find(id.get<std::string>()); known != memo.end())
+        stored = known->second;
+    }
+    if (!stored) {
       item["error"] = "not_found";
     } else {
-      auto hydrated = hydrate((*stored)->body);
+      auto hydrated = hydrate(*stored, &memo);
       if (!hydrated) return errorFor(hydrated.error());
       item["doc"] = std::move(*hydrated);
     }

@@ -125,6 +125,14 @@ void ChtSimImpl::stop() {
   waiters_.clear();
 }
 
+void ChtSimImpl::drainWaiters() {
+  post([this] {
+    draining_ = true;
+    for (auto& waiter : waiters_) waiter.deadline = std::chrono::steady_clock::time_point();
+    answerWaiters(true);
+  });
+}
+
 void ChtSimImpl::post(std::function<void()> fn) {
   {
     std::lock_guard lock(mutex_);
@@ -211,7 +219,9 @@ Result<UserCtx> ChtSimImpl::authenticate(const net::Request& request) {
   const std::string password = decoded.substr(colon + 1);
   UserCtx user;
   user.name = name;
-  if (name == options_.admin_user && password == options_.admin_password) {
+  // CHT's development set-up (the reference deployment) has two admins with one password:
+  // the CouchDB server admin (`medic`) and the CHT admin user `admin` its scripts log in as.
+  if ((name == options_.admin_user || name == "admin") && password == options_.admin_password) {
     user.admin = true;
     user.online = true;
     user.roles = {"_admin"};
@@ -259,9 +269,14 @@ bool ChtSimImpl::hasAny(const UserCtx& user, std::initializer_list<const char*> 
 }
 
 Result<OrderedJson> ChtSimImpl::settings() {
+  const uint64_t version = docs_.settingsVersion();
+  if (settings_cache_ && settings_cache_version_ == version) return *settings_cache_;
   CHTLINK_ASSIGN_OR_RETURN(auto doc, docs_.get(kMedic, "settings"));
-  if (!doc || !doc->body.contains("settings")) return OrderedJson::object();
-  return doc->body["settings"];
+  OrderedJson value = OrderedJson::object();
+  if (doc && !doc->deleted && doc->body.contains("settings")) value = doc->body["settings"];
+  settings_cache_ = value;
+  settings_cache_version_ = version;
+  return value;
 }
 
 std::string ChtSimImpl::newContactId() {
@@ -272,6 +287,7 @@ std::string ChtSimImpl::newContactId() {
 
 Result<Written> ChtSimImpl::saveMedic(OrderedJson doc) {
   CHTLINK_ASSIGN_OR_RETURN(auto written, docs_.put(kMedic, std::move(doc)));
+  ensureInfoDocs({written.id});
   afterWrite();
   sentinelPass(written.id);
   return written;

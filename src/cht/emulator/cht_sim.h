@@ -61,6 +61,9 @@ class ChtSim {
 
   // The emulator's routes, to serve on its own listener.
   virtual net::Router router() = 0;
+  // Answers waiting longpoll/continuous _changes requests now, and later ones at once, so a
+  // listener shutting down drains without waiting for their timeouts. Does not block.
+  virtual void drainWaiters() = 0;
   // Finishes the request in progress, answers waiting longpolls, stops the threads.
   virtual void stop() = 0;
 };

@@ -170,30 +170,47 @@ net::Response ChtSimImpl::bulkDocs(const UserCtx& user, const std::string& db,
     return couchError(400, "bad_request", "POST body must include `docs` parameter.");
   }
   const bool new_edits = body->value("new_edits", true);
-  OrderedJson results = OrderedJson::array();
+  std::vector<OrderedJson> docs;
   for (auto& doc : (*body)["docs"]) {
     if (!doc.is_object()) {
       return couchError(400, "bad_request", "Document must be a JSON object");
     }
     if (!doc.contains("_id")) doc["_id"] = newContactId();
-    const std::string id = doc["_id"].is_string() ? doc["_id"].get<std::string>() : "";
-    if (!new_edits) {
-      Status stored = docs_.putVerbatim(db, doc);
-      if (!stored) return errorFor(stored.error());
-      afterWrite();
-      if (db == kMedic) sentinelPass(id);
-      continue;
+    docs.push_back(std::move(doc));
+  }
+  std::vector<std::string> ids;
+  for (const auto& doc : docs) {
+    ids.push_back(doc["_id"].is_string() ? doc["_id"].get<std::string>() : "");
+  }
+  // One transaction for the whole request, then the Sentinel passes in order.
+  auto written = docs_.putMany(db, std::move(docs), new_edits);
+  if (!written) return errorFor(written.error());
+  if (!new_edits) {
+    for (const auto& result : *written) {
+      if (!result) return errorFor(result.error());
     }
-    auto written = db == kMedic ? saveMedic(doc) : docs_.put(db, doc);
-    if (written) {
-      results.push_back(okWrite(*written));
+  }
+  std::vector<std::string> saved;
+  OrderedJson results = OrderedJson::array();
+  for (size_t i = 0; i < written->size(); ++i) {
+    const auto& result = (*written)[i];
+    if (result) {
+      saved.push_back(result->id);
+      if (new_edits) results.push_back(okWrite(*result));
     } else {
       OrderedJson failure = OrderedJson::object();
-      failure["id"] = id;
-      failure["error"] = written.error().code == ErrorCode::Conflict ? "conflict" : "bad_request";
-      failure["reason"] = written.error().message;
+      failure["id"] = ids[i];
+      failure["error"] = result.error().code == ErrorCode::Conflict ? "conflict" : "bad_request";
+      failure["reason"] = result.error().message;
       results.push_back(std::move(failure));
     }
+  }
+  if (db == kMedic) {
+    ensureInfoDocs(saved);
+    afterWrite();
+    for (const auto& id : saved) sentinelPass(id);
+  } else {
+    afterWrite();
   }
   return jsonResponse(201, results);
 }
@@ -322,6 +339,23 @@ OrderedJson ChtSimImpl::changesBody(const std::vector<StoredDoc>& docs, bool inc
   return body;
 }
 
+net::Response ChtSimImpl::changesResponse(const std::vector<StoredDoc>& docs, bool include_docs,
+                                          int64_t last_seq, bool continuous) {
+  OrderedJson body = changesBody(docs, include_docs, last_seq);
+  if (!continuous) return jsonResponse(200, body);
+  // The whole feed up to now in one answer: cht-sim's server does not stream, so the feed
+  // ends after the changes it has (as CouchDB's does at `timeout`) and the client reconnects
+  // from last_seq.
+  net::Response response;
+  response.headers.set("content-type", "application/json");
+  for (const auto& change : body["results"]) response.body += outbound::jsStringify(change) + "\n";
+  OrderedJson end = OrderedJson::object();
+  end["last_seq"] = body["last_seq"];
+  end["pending"] = 0;
+  response.body += outbound::jsStringify(end) + "\n";
+  return response;
+}
+
 void ChtSimImpl::changes(const UserCtx& user, const std::string& db, const net::Request& request,
                          net::Reply reply) {
   if (!user.online) {
@@ -365,7 +399,7 @@ void ChtSimImpl::changes(const UserCtx& user, const std::string& db, const net::
       }
     }
   }
-  auto found = docs_.changes(db, since, doc_ids ? 1'000'000 : limit);
+  auto found = docs_.changes(db, since, doc_ids ? 1'000'000 : limit, include_docs);
   if (!found) {
     reply(errorFor(found.error()));
     return;
@@ -381,16 +415,21 @@ void ChtSimImpl::changes(const UserCtx& user, const std::string& db, const net::
     *found = std::move(kept);
   }
   const std::string feed = param(params, "feed").value_or("normal");
-  if (feed == "longpoll" && found->empty() && !doc_ids) {
+  if (feed != "normal" && feed != "longpoll" && feed != "continuous") {
+    reply(couchError(400, "bad_request", "Supported `feed` types: normal, longpoll, continuous"));
+    return;
+  }
+  const bool continuous = feed == "continuous";
+  if (feed != "normal" && found->empty() && !doc_ids && !draining_) {
     const int timeout_ms = std::min<int>(intParam(params, "timeout", 60'000),
                                          static_cast<int>(options_.max_longpoll.count()));
     waiters_.push_back(
-        Waiter{db, since, limit, include_docs,
+        Waiter{db, since, limit, include_docs, continuous,
                std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), reply});
     return;
   }
   const int64_t last = found->empty() ? *current : 0;
-  reply(jsonResponse(200, changesBody(*found, include_docs, last)));
+  reply(changesResponse(*found, include_docs, last, continuous));
 }
 
 void ChtSimImpl::answerWaiters(bool timeouts_only) {
@@ -398,15 +437,16 @@ void ChtSimImpl::answerWaiters(bool timeouts_only) {
   std::vector<Waiter> still;
   for (auto& waiter : waiters_) {
     if (!timeouts_only) {
-      auto found = docs_.changes(waiter.db, waiter.since, waiter.limit);
+      auto found = docs_.changes(waiter.db, waiter.since, waiter.limit, waiter.include_docs);
       if (found && !found->empty()) {
-        waiter.reply(jsonResponse(200, changesBody(*found, waiter.include_docs, 0)));
+        waiter.reply(changesResponse(*found, waiter.include_docs, 0, waiter.continuous));
         continue;
       }
     }
     if (now >= waiter.deadline) {
       auto current = docs_.currentSeq(waiter.db);
-      waiter.reply(jsonResponse(200, changesBody({}, false, current ? *current : waiter.since)));
+      waiter.reply(
+          changesResponse({}, false, current ? *current : waiter.since, waiter.continuous));
       continue;
     }
     still.push_back(std::move(waiter));

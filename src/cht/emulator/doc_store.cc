@@ -137,6 +137,7 @@ Result<Written> DocStore::write(store::Transaction& tx, std::string_view db, Ord
   for (auto& [key, value] : doc.items()) {
     if (key != "_id" && key != "_rev") ordered[key] = value;
   }
+  if (db == "medic" && id == "settings") ++settings_version_;
   CHTLINK_ASSIGN_OR_RETURN(int64_t seq, nextSeq(tx, db));
   CHTLINK_TRY(tx.execute(
       "INSERT INTO chtsim_docs (db, id, rev, seq, deleted, body) VALUES (?, ?, ?, ?, ?, ?) "
@@ -149,69 +150,136 @@ Result<Written> DocStore::write(store::Transaction& tx, std::string_view db, Ord
   return Written{id, rev};
 }
 
-Result<Written> DocStore::put(std::string_view db, OrderedJson doc) {
+Result<Result<Written>> DocStore::putIn(store::Transaction& tx, std::string_view db,
+                                        OrderedJson& doc) {
   const std::string id = stringField(doc, "_id");
-  if (id.empty()) return invalidArgument("Document must have an _id", "bad_request");
+  if (id.empty()) {
+    return Result<Written>(invalidArgument("Document must have an _id", "bad_request"));
+  }
   const std::string given_rev = stringField(doc, "_rev");
-  std::optional<Written> written;
-  CHTLINK_TRY(database_.run(store::Access::Write, [&](store::Transaction& tx) -> Status {
-    CHTLINK_ASSIGN_OR_RETURN(
-        auto rows, tx.query("SELECT rev, deleted FROM chtsim_docs WHERE db = ? AND id = ?",
-                            {std::string(db), id}));
-    std::string previous;
-    if (!rows.empty()) {
-      const std::string current = rows.text(0, 0);
-      const bool current_deleted = rows.integer(0, 1) != 0;
-      if (given_rev != current && !(current_deleted && given_rev.empty())) {
-        return conflict("Document update conflict.", "conflict");
-      }
-      previous = current;
-    } else if (!given_rev.empty()) {
-      return conflict("Document update conflict.", "conflict");
+  CHTLINK_ASSIGN_OR_RETURN(auto rows,
+                           tx.query("SELECT rev, deleted FROM chtsim_docs WHERE db = ? AND id = ?",
+                                    {std::string(db), id}));
+  std::string previous;
+  if (!rows.empty()) {
+    const std::string current = rows.text(0, 0);
+    const bool current_deleted = rows.integer(0, 1) != 0;
+    if (given_rev != current && !(current_deleted && given_rev.empty())) {
+      return Result<Written>(conflict("Document update conflict.", "conflict"));
     }
-    const std::string rev =
-        std::to_string(revGeneration(previous) + 1) + "-" + newRevHash(previous, doc);
-    CHTLINK_ASSIGN_OR_RETURN(auto out, write(tx, db, doc, rev, isDeleted(doc)));
-    written = std::move(out);
-    return ok();
-  }));
-  return *written;
+    previous = current;
+  } else if (!given_rev.empty()) {
+    return Result<Written>(conflict("Document update conflict.", "conflict"));
+  }
+  const std::string rev =
+      std::to_string(revGeneration(previous) + 1) + "-" + newRevHash(previous, doc);
+  CHTLINK_ASSIGN_OR_RETURN(auto written, write(tx, db, doc, rev, isDeleted(doc)));
+  return Result<Written>(std::move(written));
+}
+
+Result<Result<Written>> DocStore::putVerbatimIn(store::Transaction& tx, std::string_view db,
+                                                OrderedJson& doc) {
+  const std::string id = stringField(doc, "_id");
+  const std::string rev = stringField(doc, "_rev");
+  if (id.empty()) {
+    return Result<Written>(invalidArgument("Document must have an _id", "bad_request"));
+  }
+  if (revGeneration(rev) == 0) {
+    return Result<Written>(invalidArgument("Invalid rev format", "bad_request"));
+  }
+  CHTLINK_ASSIGN_OR_RETURN(auto known,
+                           tx.query("SELECT 1 FROM chtsim_revs WHERE db = ? AND id = ? AND rev = ?",
+                                    {std::string(db), id, rev}));
+  if (!known.empty()) return Result<Written>(Written{id, rev});
+  CHTLINK_ASSIGN_OR_RETURN(
+      auto rows,
+      tx.query("SELECT rev FROM chtsim_docs WHERE db = ? AND id = ?", {std::string(db), id}));
+  if (!rows.empty() && !revWins(rev, rows.text(0, 0))) {
+    // A losing branch: remembered, the winner stays.
+    CHTLINK_TRY(tx.execute("INSERT INTO chtsim_revs (db, id, rev) VALUES (?, ?, ?)",
+                           {std::string(db), id, rev}));
+    return Result<Written>(Written{id, rev});
+  }
+  CHTLINK_ASSIGN_OR_RETURN(auto written, write(tx, db, doc, rev, isDeleted(doc)));
+  return Result<Written>(std::move(written));
+}
+
+Result<Written> DocStore::put(std::string_view db, OrderedJson doc) {
+  CHTLINK_ASSIGN_OR_RETURN(auto results, putMany(db, {std::move(doc)}, true));
+  return std::move(results.front());
 }
 
 Status DocStore::putVerbatim(std::string_view db, OrderedJson doc) {
-  const std::string id = stringField(doc, "_id");
-  const std::string rev = stringField(doc, "_rev");
-  if (id.empty()) return invalidArgument("Document must have an _id", "bad_request");
-  if (revGeneration(rev) == 0) {
-    return invalidArgument("Invalid rev format", "bad_request");
-  }
-  return database_.run(store::Access::Write, [&](store::Transaction& tx) -> Status {
-    CHTLINK_ASSIGN_OR_RETURN(
-        auto known, tx.query("SELECT 1 FROM chtsim_revs WHERE db = ? AND id = ? AND rev = ?",
-                             {std::string(db), id, rev}));
-    if (!known.empty()) return ok();
-    CHTLINK_ASSIGN_OR_RETURN(
-        auto rows,
-        tx.query("SELECT rev FROM chtsim_docs WHERE db = ? AND id = ?", {std::string(db), id}));
-    if (!rows.empty() && !revWins(rev, rows.text(0, 0))) {
-      // A losing branch: remembered, the winner stays.
-      CHTLINK_TRY(tx.execute("INSERT INTO chtsim_revs (db, id, rev) VALUES (?, ?, ?)",
-                             {std::string(db), id, rev}));
-      return ok();
-    }
-    CHTLINK_TRY(write(tx, db, doc, rev, isDeleted(doc)));
-    return ok();
-  });
+  CHTLINK_ASSIGN_OR_RETURN(auto results, putMany(db, {std::move(doc)}, false));
+  if (!results.front()) return results.front().error();
+  return ok();
 }
 
-Result<std::vector<StoredDoc>> DocStore::changes(std::string_view db, int64_t since, int limit) {
+Result<std::vector<Result<Written>>> DocStore::putMany(std::string_view db,
+                                                       std::vector<OrderedJson> docs,
+                                                       bool new_edits) {
+  std::vector<Result<Written>> results;
+  CHTLINK_TRY(database_.run(store::Access::Write, [&](store::Transaction& tx) -> Status {
+    results.clear();  // a retried transaction starts over
+    for (auto doc : docs) {
+      CHTLINK_ASSIGN_OR_RETURN(auto result,
+                               new_edits ? putIn(tx, db, doc) : putVerbatimIn(tx, db, doc));
+      results.push_back(std::move(result));
+    }
+    return ok();
+  }));
+  return results;
+}
+
+Result<std::map<std::string, StoredDoc>> DocStore::getMany(std::string_view db,
+                                                           const std::vector<std::string>& ids) {
+  std::map<std::string, StoredDoc> out;
+  constexpr size_t kChunk = 500;
+  CHTLINK_TRY(database_.run(store::Access::Read, [&](store::Transaction& tx) -> Status {
+    out.clear();
+    for (size_t first = 0; first < ids.size(); first += kChunk) {
+      const size_t last = std::min(ids.size(), first + kChunk);
+      std::string sql =
+          "SELECT id, rev, seq, deleted, body FROM chtsim_docs WHERE db = ? AND id IN (";
+      std::vector<store::Value> params{std::string(db)};
+      for (size_t i = first; i < last; ++i) {
+        sql += i == first ? "?" : ", ?";
+        params.emplace_back(ids[i]);
+      }
+      sql += ")";
+      CHTLINK_ASSIGN_OR_RETURN(auto rows, tx.query(sql, params));
+      for (size_t i = 0; i < rows.size(); ++i) {
+        CHTLINK_ASSIGN_OR_RETURN(auto doc, rowToDoc(rows, i));
+        std::string id = doc.id;
+        out.emplace(std::move(id), std::move(doc));
+      }
+    }
+    return ok();
+  }));
+  return out;
+}
+
+Result<std::vector<StoredDoc>> DocStore::changes(std::string_view db, int64_t since, int limit,
+                                                 bool with_bodies) {
   std::vector<StoredDoc> out;
   CHTLINK_TRY(database_.run(store::Access::Read, [&](store::Transaction& tx) -> Status {
-    CHTLINK_ASSIGN_OR_RETURN(auto rows,
-                             tx.query("SELECT id, rev, seq, deleted, body FROM chtsim_docs "
-                                      "WHERE db = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                      {std::string(db), since, int64_t{limit}}));
+    out.clear();
+    CHTLINK_ASSIGN_OR_RETURN(
+        auto rows, tx.query(with_bodies ? "SELECT id, rev, seq, deleted, body FROM chtsim_docs "
+                                          "WHERE db = ? AND seq > ? ORDER BY seq LIMIT ?"
+                                        : "SELECT id, rev, seq, deleted FROM chtsim_docs "
+                                          "WHERE db = ? AND seq > ? ORDER BY seq LIMIT ?",
+                            {std::string(db), since, int64_t{limit}}));
     for (size_t i = 0; i < rows.size(); ++i) {
+      if (!with_bodies) {
+        StoredDoc doc;
+        doc.id = rows.text(i, 0);
+        doc.rev = rows.text(i, 1);
+        doc.seq = rows.integer(i, 2);
+        doc.deleted = rows.integer(i, 3) != 0;
+        out.push_back(std::move(doc));
+        continue;
+      }
       CHTLINK_ASSIGN_OR_RETURN(auto doc, rowToDoc(rows, i));
       out.push_back(std::move(doc));
     }

@@ -11,7 +11,9 @@
 // thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -58,8 +60,23 @@ class DocStore {
   // new_edits=false: stores doc._rev verbatim (InvalidArgument if it is not "<N>-<x>").
   Status putVerbatim(std::string_view db, OrderedJson doc);
 
-  // Documents changed after `since` (exclusive), each once at its latest sequence.
-  Result<std::vector<StoredDoc>> changes(std::string_view db, int64_t since, int limit);
+  // Many writes in one transaction (_bulk_docs): put() or, with new_edits = false,
+  // putVerbatim() semantics per document, one result per document in order. A document's
+  // own error (conflict, bad _id) is its result; a store failure fails the whole call.
+  Result<std::vector<Result<Written>>> putMany(std::string_view db, std::vector<OrderedJson> docs,
+                                               bool new_edits = true);
+
+  // The current revisions of `ids` (tombstones included) in one read; absent ids are missing.
+  Result<std::map<std::string, StoredDoc>> getMany(std::string_view db,
+                                                   const std::vector<std::string>& ids);
+
+  // Bumped by every write of medic/settings, so the emulator can cache the parsed settings.
+  uint64_t settingsVersion() const { return settings_version_.load(); }
+
+  // Documents changed after `since` (exclusive), each once at its latest sequence. Without
+  // `with_bodies` the bodies are left empty (a feed without include_docs).
+  Result<std::vector<StoredDoc>> changes(std::string_view db, int64_t since, int limit,
+                                         bool with_bodies = true);
 
   // Documents by id (ascending), from `start_id` inclusive; tombstones skipped unless asked.
   Result<std::vector<StoredDoc>> all(std::string_view db, std::string_view start_id,
@@ -79,10 +96,16 @@ class DocStore {
  private:
   Result<Written> write(store::Transaction& tx, std::string_view db, OrderedJson& doc,
                         const std::string& rev, bool deleted);
+  // put() / putVerbatim() inside `tx`: the outer Result fails the transaction, the inner one
+  // is the document's own error.
+  Result<Result<Written>> putIn(store::Transaction& tx, std::string_view db, OrderedJson& doc);
+  Result<Result<Written>> putVerbatimIn(store::Transaction& tx, std::string_view db,
+                                        OrderedJson& doc);
   std::string newRevHash(const std::string& previous, const OrderedJson& doc);
 
   store::Database& database_;
   Random& random_;
+  std::atomic<uint64_t> settings_version_{0};
 };
 
 // Revision generation ("3-abc" -> 3), 0 for malformed.

@@ -56,11 +56,16 @@ Result<std::optional<std::string>> ChtSimImpl::get(std::string_view key) {
   return std::optional<std::string>(text(stored->body, "password"));
 }
 
-Result<OrderedJson> ChtSimImpl::hydrate(const OrderedJson& doc) {
-  auto fetch = [this](const std::string& id) -> Result<std::optional<OrderedJson>> {
+Result<OrderedJson> ChtSimImpl::hydrate(const OrderedJson& doc, HydrateMemo* memo) {
+  auto fetch = [this, memo](const std::string& id) -> Result<std::optional<OrderedJson>> {
+    if (memo) {
+      if (auto known = memo->find(id); known != memo->end()) return known->second;
+    }
     CHTLINK_ASSIGN_OR_RETURN(auto stored, docs_.get(kMedic, id));
-    if (!stored || stored->deleted) return std::optional<OrderedJson>();
-    return std::optional<OrderedJson>(stored->body);
+    std::optional<OrderedJson> body;
+    if (stored && !stored->deleted) body = stored->body;
+    if (memo) (*memo)[id] = body;
+    return body;
   };
   // Ancestors' contacts are fetched one level deep: a contact's own parent is the place
   // being hydrated, so following it would loop.
@@ -133,6 +138,37 @@ Result<OrderedJson> ChtSimImpl::minify(const OrderedJson& doc) {
   return out;
 }
 
+void ChtSimImpl::ensureInfoDocs(const std::vector<std::string>& ids) {
+  std::vector<std::string> info_ids;
+  for (const auto& id : ids) {
+    if (id.rfind("_design/", 0) == 0 || (id.size() > 5 && id.ends_with("-info"))) continue;
+    info_ids.push_back(id + "-info");
+  }
+  if (info_ids.empty()) return;
+  auto existing = docs_.getMany(kSentinel, info_ids);
+  if (!existing) {
+    logger_->warn("cht-sim: info docs: {}", existing.error().message);
+    return;
+  }
+  std::vector<OrderedJson> missing;
+  for (const auto& info_id : info_ids) {
+    auto found = existing->find(info_id);
+    if (found != existing->end() && !found->second.deleted) continue;
+    OrderedJson info = OrderedJson::object();
+    info["_id"] = info_id;
+    if (found != existing->end()) info["_rev"] = found->second.rev;
+    info["type"] = "info";
+    info["doc_id"] = info_id.substr(0, info_id.size() - 5);
+    info["initial_replication_date"] = isoTime(nowMs());
+    info["latest_replication_date"] = isoTime(nowMs());
+    info["completed_tasks"] = OrderedJson::array();
+    missing.push_back(std::move(info));
+  }
+  if (missing.empty()) return;
+  auto written = docs_.putMany(kSentinel, std::move(missing));
+  if (!written) logger_->warn("cht-sim: info docs: {}", written.error().message);
+}
+
 Result<OrderedJson> ChtSimImpl::loadInfo(const std::string& id) {
   CHTLINK_ASSIGN_OR_RETURN(auto stored, docs_.get(kSentinel, id + "-info"));
   if (stored && !stored->deleted) return stored->body;
@@ -175,18 +211,9 @@ Result<bool> ChtSimImpl::pushOne(const outbound::PushConfig& config, const Order
 
 void ChtSimImpl::sentinelPass(const std::string& id) {
   if (id.rfind("_design/", 0) == 0 || (id.size() > 5 && id.ends_with("-info"))) return;
-  auto stored = docs_.get(kMedic, id);
-  if (!stored || !*stored || (*stored)->deleted) return;
   if (id == "settings") return;
   auto app_settings = settings();
   if (!app_settings) return;
-  auto hydrated = hydrate((*stored)->body);
-  if (!hydrated) {
-    logger_->warn("cht-sim sentinel: cannot hydrate {}: {}", id, hydrated.error().message);
-    return;
-  }
-  auto info = loadInfo(id);
-  if (!info) return;
   const auto transitions = app_settings->value("transitions", OrderedJson::object());
   auto enabled = [&](const char* name) {
     auto found = transitions.find(name);
@@ -194,6 +221,21 @@ void ChtSimImpl::sentinelPass(const std::string& id) {
     if (found->is_object()) return !found->value("disable", false);
     return found->is_boolean() && found->get<bool>();
   };
+  // Nothing for this Sentinel to do (and nothing it would record) with its transitions off.
+  if (!enabled("generate_patient_id_on_people") && !enabled("generate_shortcode_on_contacts") &&
+      !enabled("mark_for_outbound")) {
+    return;
+  }
+  auto stored = docs_.get(kMedic, id);
+  if (!stored || !*stored || (*stored)->deleted) return;
+  auto hydrated = hydrate((*stored)->body);
+  if (!hydrated) {
+    logger_->warn("cht-sim sentinel: cannot hydrate {}: {}", id, hydrated.error().message);
+    return;
+  }
+  auto info = loadInfo(id);
+  if (!info) return;
+  const OrderedJson loaded_info = *info;
 
   // Short codes (1.5): n random digits and a weighted mod-11 check digit.
   std::optional<OrderedJson> updated;
@@ -273,8 +315,10 @@ void ChtSimImpl::sentinelPass(const std::string& id) {
       }
     }
   }
-  auto saved = docs_.put(kSentinel, *info);
-  if (!saved) logger_->warn("cht-sim sentinel: info doc of {}: {}", id, saved.error().message);
+  if (*info != loaded_info || !info->contains("_rev")) {
+    auto saved = docs_.put(kSentinel, *info);
+    if (!saved) logger_->warn("cht-sim sentinel: info doc of {}: {}", id, saved.error().message);
+  }
   if (updated) {
     auto minified = minify(*updated);
     if (minified) {

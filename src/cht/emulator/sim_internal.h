@@ -53,6 +53,7 @@ struct Waiter {
   int64_t since = 0;
   int limit = 0;
   bool include_docs = false;
+  bool continuous = false;  // answer in the feed=continuous line format
   std::chrono::steady_clock::time_point deadline;
   net::Reply reply;
 };
@@ -66,6 +67,7 @@ class ChtSimImpl final : public ChtSim, private outbound::CredentialStore {
 
   Status start();
   net::Router router() override;
+  void drainWaiters() override;
   void stop() override;
 
   // --- shared helpers (cht_sim.cc) ---
@@ -104,6 +106,10 @@ class ChtSimImpl final : public ChtSim, private outbound::CredentialStore {
   void changes(const UserCtx& user, const std::string& db, const net::Request& request,
                net::Reply reply);
   OrderedJson changesBody(const std::vector<StoredDoc>& docs, bool include_docs, int64_t last_seq);
+  // changesBody as a response: one JSON object, or for feed=continuous one line per change
+  // and a final {"last_seq"} line.
+  net::Response changesResponse(const std::vector<StoredDoc>& docs, bool include_docs,
+                                int64_t last_seq, bool continuous);
   void answerWaiters(bool timeouts_only);
 
   // --- CHT API (cht_api.cc) ---
@@ -127,7 +133,12 @@ class ChtSimImpl final : public ChtSim, private outbound::CredentialStore {
   // --- Sentinel (sentinel.cc) ---
   void sentinelPass(const std::string& id);
   void runScheduler();
-  Result<OrderedJson> hydrate(const OrderedJson& doc);
+  // Documents already read during one request, by id (nullopt: missing or deleted).
+  using HydrateMemo = std::map<std::string, std::optional<OrderedJson>>;
+  Result<OrderedJson> hydrate(const OrderedJson& doc, HydrateMemo* memo = nullptr);
+  // API creates <id>-info on a document's first write (cht.md 1.8); one read and at most one
+  // write for all of `ids`.
+  void ensureInfoDocs(const std::vector<std::string>& ids);
   Result<OrderedJson> minify(const OrderedJson& doc);
   Result<OrderedJson> loadInfo(const std::string& id);
   // mark_for_outbound for one config; true = delivered or duplicate.
@@ -154,7 +165,12 @@ class ChtSimImpl final : public ChtSim, private outbound::CredentialStore {
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
   std::vector<Waiter> waiters_;  // emulator thread only
-  TimePoint next_schedule_;      // emulator thread only
+  bool draining_ = false;        // emulator thread only: no new waiters
+  // Parsed app_settings and the DocStore::settingsVersion() they were read at (emulator
+  // thread only): every request checks permissions against them.
+  std::optional<OrderedJson> settings_cache_;
+  uint64_t settings_cache_version_ = 0;
+  TimePoint next_schedule_;  // emulator thread only
   std::thread worker_;
   std::thread ticker_;
 };

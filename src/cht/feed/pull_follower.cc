@@ -84,31 +84,73 @@ Status PullFollower::setCheckpoint(const std::string& seq) {
   });
 }
 
-Result<PageResult> PullFollower::pollOnce(bool longpoll) {
-  CHTLINK_ASSIGN_OR_RETURN(std::string since, checkpoint());
-  CHTLINK_ASSIGN_OR_RETURN(auto app_settings, cht_.getSettings());
-  CHTLINK_ASSIGN_OR_RETURN(auto settings, outbound::parseOutboundSettings(app_settings));
+PullFollower::~PullFollower() {
+  if (prefetch_.valid()) prefetch_.wait();
+}
+
+Result<PullFollower::Fetched> PullFollower::fetchPage(const std::string& since, bool longpoll) {
   ChangesQuery query;
   query.since = since;
   query.limit = options_.batch;
   query.include_docs = false;
   if (longpoll) query.longpoll = options_.longpoll;
-  CHTLINK_ASSIGN_OR_RETURN(auto page, cht_.changes(query));
+  Fetched fetched;
+  CHTLINK_ASSIGN_OR_RETURN(fetched.page, cht_.changes(query));
+  // Sentinel's rules: no deleted docs, design docs or info docs; each id once per page.
+  std::vector<std::string> ids;
+  for (const auto& change : fetched.page.results) {
+    if (change.id == "settings") fetched.settings_changed = true;
+    if (change.deleted || sentinelSkips(change.id)) continue;
+    if (!fetched.revs.count(change.id)) ids.push_back(change.id);
+    fetched.revs[change.id] = change.rev;
+  }
+  if (!ids.empty()) {
+    CHTLINK_ASSIGN_OR_RETURN(fetched.docs, cht_.hydrate(ids));
+  }
+  return fetched;
+}
+
+Result<PageResult> PullFollower::pollOnce(bool longpoll) {
+  CHTLINK_ASSIGN_OR_RETURN(std::string since, checkpoint());
+  // The page read ahead while the previous one was evaluated and written, if it is the one
+  // that follows the checkpoint now.
+  std::optional<Result<Fetched>> ahead;
+  if (prefetch_.valid()) {
+    ahead.emplace(prefetch_.get());
+    // An empty page read ahead may predate a write: read it again now.
+    if (prefetch_since_ != since || longpoll || !*ahead || (*ahead)->page.results.empty()) {
+      ahead.reset();
+    }
+  }
+  Result<Fetched> fetched = ahead ? std::move(*ahead) : fetchPage(since, longpoll);
+  if (!fetched) return fetched.error();
+  const ChangesPage& page = fetched->page;
+  std::map<std::string, std::string>& revs = fetched->revs;
+  const bool settings_changed = fetched->settings_changed;
   PageResult result;
   result.changes = page.results.size();
   result.last_seq = page.last_seq.empty() ? since : page.last_seq;
-
-  // Sentinel's rules: no deleted docs, design docs or info docs; each id once per page.
-  std::vector<std::string> ids;
-  std::map<std::string, std::string> revs;
-  for (const auto& change : page.results) {
-    if (change.deleted || sentinelSkips(change.id)) continue;
-    if (!revs.count(change.id)) ids.push_back(change.id);
-    revs[change.id] = change.rev;
+  // Read the next page while this one is evaluated and written (a backfill is I/O bound on
+  // CHT as much as it is CPU bound here).
+  if (result.changes > 0 && options_.read_ahead) {
+    prefetch_since_ = result.last_seq;
+    prefetch_ = std::async(std::launch::async,
+                           [this, next = result.last_seq] { return fetchPage(next, false); });
   }
+  if (!settings_ || (settings_changed && !options_.app_settings)) {
+    std::optional<OrderedJson> from_cht;
+    if (!options_.app_settings) {
+      CHTLINK_ASSIGN_OR_RETURN(from_cht, cht_.getSettings());
+    }
+    auto parsed =
+        outbound::parseOutboundSettings(options_.app_settings ? *options_.app_settings : *from_cht);
+    if (!parsed) return parsed.error().withContext("pull mode: app_settings: ");
+    settings_ = std::move(parsed).value();
+  }
+  const outbound::OutboundSettings& settings = *settings_;
   std::vector<Planned> planned;
-  if (!ids.empty() && !settings.configs.empty()) {
-    CHTLINK_ASSIGN_OR_RETURN(auto docs, cht_.hydrate(ids));
+  if (!fetched->docs.empty() && !settings.configs.empty()) {
+    const auto& docs = fetched->docs;
     // Every document of the page at once, so all the engine's threads work.
     std::vector<std::future<outbound::DocumentOutcome>> outcomes;
     for (const auto& hydrated : docs) {

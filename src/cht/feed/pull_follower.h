@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +44,12 @@ struct PullOptions {
   int batch = 500;                                           // changes per page
   std::chrono::milliseconds longpoll{30'000};
   int max_attempts = 0;  // per delivery job; 0 = the queue's default
+  // The app_settings whose outbound rules apply (cht.settings_file). Absent: read from CHT
+  // (GET /api/v1/settings) on the first page and again after the feed shows a change of the
+  // `settings` doc, which is where CHT keeps them.
+  std::optional<OrderedJson> app_settings;
+  // Read the next page from CHT while the current one is evaluated and written.
+  bool read_ahead = true;
 };
 
 struct PageResult {
@@ -58,6 +66,9 @@ class PullFollower {
                outbound::CredentialStore& credentials, const Clock& clock,
                queue::QueueOptions queue_options, PullOptions options,
                std::shared_ptr<spdlog::logger> logger);
+  ~PullFollower();
+  PullFollower(const PullFollower&) = delete;
+  PullFollower& operator=(const PullFollower&) = delete;
 
   // Tables of module "chtpull": checkpoints, last sent hash per (doc, config), errors.
   static std::span<const store::Migration> migrations();
@@ -73,6 +84,14 @@ class PullFollower {
   Status setCheckpoint(const std::string& seq);
 
  private:
+  struct Fetched {
+    ChangesPage page;
+    std::map<std::string, std::string> revs;  // id -> rev of the changes to evaluate
+    bool settings_changed = false;
+    std::vector<HydratedDoc> docs;
+  };
+  Result<Fetched> fetchPage(const std::string& since, bool longpoll);
+
   store::Database& database_;
   ChtClient& cht_;
   script::Engine& engine_;
@@ -81,6 +100,9 @@ class PullFollower {
   queue::QueueOptions queue_options_;
   PullOptions options_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::optional<outbound::OutboundSettings> settings_;  // cached; pollOnce's thread only
+  std::future<Result<Fetched>> prefetch_;               // the page after prefetch_since_
+  std::string prefetch_since_;
 };
 
 }  // namespace chtlink::cht::feed

@@ -79,7 +79,23 @@ std::shared_ptr<const Definitions> Definitions::load() {
     def->targets = splitWords(raw.targets);
     add(std::move(def));
   }
+  for (size_t i = 0; i < generated::kCompartmentParamCount; ++i) {
+    const auto& raw = generated::kCompartmentParams[i];
+    defs->compartments_[raw.compartment][raw.type] = splitWords(raw.params);
+  }
   return defs;
+}
+
+const std::vector<std::string>& Definitions::compartmentParams(std::string_view compartment,
+                                                               std::string_view type) const {
+  auto c = compartments_.find(compartment);
+  if (c == compartments_.end()) return no_params_;
+  auto t = c->second.find(type);
+  return t == c->second.end() ? no_params_ : t->second;
+}
+
+bool Definitions::isCompartment(std::string_view compartment) const {
+  return compartments_.find(compartment) != compartments_.end();
 }
 
 bool Definitions::isResourceType(std::string_view type) const {

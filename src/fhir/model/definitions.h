@@ -38,6 +38,12 @@ class Definitions {
   // Every parameter applying to `type`, ordered by code.
   std::vector<const SearchParamDef*> forType(std::string_view type) const;
   size_t searchParamCount() const { return params_.size(); }
+  // Compartment search (GET [base]/Patient/1/Observation): the parameters of `type` that
+  // place it in the `compartment` of the official CompartmentDefinitions; empty when `type`
+  // is not in it. isCompartment: Patient, Encounter, Practitioner, RelatedPerson, Device.
+  const std::vector<std::string>& compartmentParams(std::string_view compartment,
+                                                    std::string_view type) const;
+  bool isCompartment(std::string_view compartment) const;
 
  private:
   std::vector<std::string> types_;
@@ -46,6 +52,10 @@ class Definitions {
   // type -> code -> definition
   std::map<std::string, std::map<std::string, const SearchParamDef*, std::less<>>, std::less<>>
       by_type_;
+  // compartment -> type -> parameter codes
+  std::map<std::string, std::map<std::string, std::vector<std::string>, std::less<>>, std::less<>>
+      compartments_;
+  std::vector<std::string> no_params_;
 };
 
 }  // namespace chtlink::fhir

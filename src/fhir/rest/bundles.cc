@@ -141,8 +141,12 @@ std::string renderSearchBundle(const RequestContext& ctx, const search::SearchQu
                                const SearchPage& page, int count, int64_t offset) {
   std::string out = R"({"resourceType":"Bundle","type":"searchset")";
   if (page.total) out += fmt::format(R"(,"total":{})", *page.total);
-  std::string self = ctx.base + "/" + query.type;
-  QueryParams applied = query.applied;
+  std::string self = ctx.base;
+  QueryParams applied;
+  if (query.compartment) self += "/" + query.compartment->type + "/" + query.compartment->id;
+  if (!query.type.empty()) self += "/" + query.type;
+  for (const auto& p : query.applied)
+    if (p.first != "_compartment") applied.push_back(p);
   if (!applied.empty()) self += "?" + queryString(applied);
   out += R"(,"link":[{"relation":"self","url":)" + Json(self).dump() + "}";
   if (page.has_more) {

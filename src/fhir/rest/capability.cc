@@ -5,8 +5,10 @@
 
 namespace chtlink::fhir {
 
-std::string buildCapabilityStatement(const Definitions& definitions,
-                                     const search::Indexer& indexer) {
+std::string buildCapabilityStatement(const Definitions& definitions, const search::Indexer& indexer,
+                                     const FhirOptions& options) {
+  Json reference_policy = Json::array({"literal", "logical", "local"});
+  if (options.referential_integrity_on_write) reference_policy.push_back("enforced");
   Json resources = Json::array();
   for (const auto& type : definitions.resourceTypes()) {
     Json params = Json::array();
@@ -31,7 +33,7 @@ std::string buildCapabilityStatement(const Definitions& definitions,
                          {"conditionalRead", "not-supported"},
                          {"conditionalUpdate", true},
                          {"conditionalDelete", "single"},
-                         {"referencePolicy", Json::array({"literal", "logical", "local"})},
+                         {"referencePolicy", reference_policy},
                          {"interaction", interactions},
                          {"searchInclude", includes},
                          {"searchRevInclude", Json::array({"*"})},
@@ -49,12 +51,23 @@ std::string buildCapabilityStatement(const Definitions& definitions,
           {"rest",
            Json::array({{{"mode", "server"},
                          {"documentation",
-                          "JSON only. Composite and special search parameters are not supported "
-                          "yet (not listed). No terminology modifiers (:in, :below on codes, "
-                          ":of-type), no _has, no _include:iterate, no compartment search."},
+                          "JSON only. Composite and special search parameters are not "
+                          "supported (not listed; ignored, or 400 under Prefer: "
+                          "handling=strict). No terminology modifiers (:in, :below on codes, "
+                          ":of-type); _has one level deep. System search (_type) and "
+                          "compartment search (Patient, Encounter, Practitioner, "
+                          "RelatedPerson, Device) are supported. Referential integrity is "
+                          "enforced on write and delete unless configured off."},
                          {"interaction", Json::array({{{"code", "transaction"}},
                                                       {{"code", "batch"}},
+                                                      {{"code", "search-system"}},
                                                       {{"code", "history-system"}}})},
+                         {"compartment",
+                          Json::array({"http://hl7.org/fhir/CompartmentDefinition/patient",
+                                       "http://hl7.org/fhir/CompartmentDefinition/encounter",
+                                       "http://hl7.org/fhir/CompartmentDefinition/practitioner",
+                                       "http://hl7.org/fhir/CompartmentDefinition/relatedPerson",
+                                       "http://hl7.org/fhir/CompartmentDefinition/device"})},
                          {"resource", resources}}})}};
   return dumpJson(cs);
 }

@@ -1,6 +1,7 @@
 // Options of the FHIR server (settings [fhir]).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,6 +22,20 @@ struct FhirOptions {
   int max_count = 1000;                // _count is clamped to this
   int max_includes = 1000;             // _include/_revinclude resources per page
   int max_transaction_entries = 1000;  // entries per batch/transaction Bundle
+  // Validation of written resources against the R4 definitions (fhir.validation):
+  // "default" rejects only what HAPI FHIR rejects too (400) and accepts the rest;
+  // "strict" rejects any error (422). See docs/decisions/0004-validation-modes.md.
+  std::string validation = "default";
+  // Referential integrity as HAPI enforces it: a literal local reference ("Patient/1") to a
+  // resource that does not exist is refused (400), and so is deleting a resource that
+  // others still reference (409).
+  bool referential_integrity_on_write = true;
+  bool referential_integrity_on_delete = true;
+  // rest-hook Subscriptions: consecutive failed deliveries before status error.
+  int subscription_max_failures = 5;
+  // How often the in-memory index of subscriptions is re-read from the database (picks up
+  // subscriptions written by other processes sharing it).
+  std::chrono::milliseconds subscription_reload_interval{60'000};
 };
 
 }  // namespace chtlink::fhir

@@ -7,6 +7,9 @@
 #include "fhir/rest/service_internal.h"
 #include "fhir/search/date_range.h"
 #include "fhir/store/schema.h"
+#include "fhir/subscription/delivery.h"
+#include "fhir/subscription/schema.h"
+#include "fhir/validation/validate_operation.h"
 #include "net/http.h"
 
 namespace chtlink::fhir {
@@ -21,7 +24,15 @@ FhirService::State::State(store::Database& database, const Clock& c, Random& r, 
       indexer(definitions),
       store(indexer, clock),
       interactions(store, indexer, r, options),
-      capability_json(buildCapabilityStatement(*definitions, indexer)) {}
+      notifier(indexer, c, subscription::NotifierOptions{options.subscription_reload_interval, {}},
+               log),
+      capability_json(buildCapabilityStatement(*definitions, indexer, options)),
+      validator(validation::Validator::create()),
+      validation_mode(options.validation == "strict" ? validation::ValidationMode::Strict
+                                                     : validation::ValidationMode::Default) {
+  interactions.setNotifier(&notifier);
+  interactions.setValidator(validator.get(), validation_mode);
+}
 
 namespace {
 
@@ -236,6 +247,21 @@ void handleGetPages(const std::shared_ptr<State>& state, const RequestContext& c
   handleSearch(state, ctx, token->type, token->params, cursor, token->offset, std::move(reply));
 }
 
+// $validate runs on the database pool: a large Bundle takes long enough to stall an I/O thread.
+void handleValidate(const std::shared_ptr<State>& state, const RequestContext& ctx,
+                    std::string type, std::string body, net::Reply reply) {
+  auto text = std::make_shared<std::string>(std::move(body));
+  auto mode = ctx.strict ? validation::ValidationMode::Strict : state->validation_mode;
+  runDb(
+      state, store::Access::Read,
+      [state, type, text, mode](store::Transaction&) -> Result<net::Response> {
+        CHTLINK_ASSIGN_OR_RETURN(
+            Json outcome, validation::runValidateOperation(*state->validator, mode, type, *text));
+        return jsonResponse(200, dumpJson(outcome));
+      },
+      std::move(reply));
+}
+
 }  // namespace
 
 FhirService::FhirService(store::Database& db, const Clock& clock, Random& random,
@@ -246,7 +272,20 @@ FhirService::~FhirService() = default;
 
 const FhirOptions& FhirService::options() const { return state_->options; }
 
-std::vector<store::Migration> FhirService::migrations() { return fhir::migrations(); }
+std::vector<store::Migration> FhirService::migrations() {
+  std::vector<store::Migration> all = fhir::migrations();
+  for (auto& m : subscription::migrations()) all.push_back(std::move(m));
+  return all;
+}
+
+std::shared_ptr<queue::JobHandler> FhirService::subscriptionHandler(
+    net::HttpClient& client, const queue::QueueOptions& queue_options, std::function<void()> wake) {
+  state_->notifier.configureQueue(queue_options, std::move(wake));
+  subscription::DeliveryOptions delivery;
+  delivery.max_failures = state_->options.subscription_max_failures;
+  return subscription::makeDeliveryHandler(state_->db, state_->store, state_->indexer, client,
+                                           state_->clock, delivery, state_->log, state_);
+}
 
 void FhirService::mount(net::Router& router) {
   auto handler = [this](net::Request request, net::Reply reply) {
@@ -305,9 +344,8 @@ void FhirService::handle(net::Request req, net::Reply reply) {
           return;
         }
       }
-      reply(errorResponse(fhirError(
-          "invalid",
-          "system-level search is not supported; search a resource type ([base]/Patient?...)")));
+      // System search: GET [base]?_type=Patient,Observation&... or [base]?_id=x.
+      handleSearch(state, ctx, "", params, PageCursor{}, 0, std::move(reply));
       return;
     }
     if (method != "POST") return notAllowed();
@@ -332,12 +370,23 @@ void FhirService::handle(net::Request req, net::Reply reply) {
         std::move(reply));
     return;
   }
+  if (seg[0] == "$validate" && seg.size() == 1) {
+    if (method != "POST") return notAllowed();
+    return handleValidate(state, ctx, "", std::move(req.body), std::move(reply));
+  }
   if (seg[0] == "metadata" && seg.size() == 1) {
     if (method != "GET" && method != "HEAD") return notAllowed();
     std::string body = state->capability_json;
     auto pos = body.find("{{base}}");
     if (pos != std::string::npos) body.replace(pos, 8, ctx.base);
     reply(jsonResponse(200, std::move(body)));
+    return;
+  }
+  if (seg[0] == "_search" && seg.size() == 1) {
+    if (method != "POST") return notAllowed();
+    QueryParams all = params;
+    for (auto& p : net::parseQuery(req.body)) all.push_back(std::move(p));
+    handleSearch(state, ctx, "", all, PageCursor{}, 0, std::move(reply));
     return;
   }
   if (seg[0] == "_history" && seg.size() == 1) {
@@ -402,6 +451,10 @@ void FhirService::handle(net::Request req, net::Reply reply) {
       notAllowed();
     }
     return;
+  }
+  if ((seg.size() == 2 && seg[1] == "$validate") || (seg.size() == 3 && seg[2] == "$validate")) {
+    if (method != "POST") return notAllowed();
+    return handleValidate(state, ctx, type, std::move(req.body), std::move(reply));
   }
   if (seg.size() == 2 && seg[1] == "_search") {
     if (method != "POST") return notAllowed();
@@ -509,6 +562,16 @@ void FhirService::handle(net::Request req, net::Reply reply) {
           return render(ctx, o, false);
         },
         std::move(reply));
+    return;
+  }
+  if (seg.size() == 3 && state->definitions->isCompartment(type) &&
+      state->definitions->isResourceType(seg[2])) {
+    // Compartment search: GET [base]/Patient/1/Observation?... is an Observation search
+    // limited to the resources the Patient compartment definition links to Patient/1.
+    if (method != "GET" && method != "HEAD") return notAllowed();
+    QueryParams all = params;
+    all.emplace_back("_compartment", type + "/" + id);
+    handleSearch(state, ctx, seg[2], all, PageCursor{}, 0, std::move(reply));
     return;
   }
   reply(errorResponse(fhirError("not-found", "no FHIR interaction at " + req.path)));

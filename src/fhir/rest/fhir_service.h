@@ -5,13 +5,16 @@
 // thread. Every error answer is an OperationOutcome. Thread-safe once constructed.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/random.h"
 #include "fhir/rest/fhir_options.h"
+#include "net/client.h"
 #include "net/router.h"
+#include "queue/queue.h"
 #include "store/database.h"
 #include "store/migrations.h"
 
@@ -37,7 +40,15 @@ class FhirService {
 
   const FhirOptions& options() const;
 
-  // Tables of the FHIR store (migrations module "fhir").
+  // rest-hook Subscriptions: the handler for jobs of kind "fhir-subscription", delivering
+  // through `client`. Until it is called, writes enqueue notifications with the default
+  // queue options and nothing wakes the workers; afterwards jobs get `queue_options`'
+  // max_attempts and `wake` runs (WorkerPool::notify) after a write enqueued one.
+  std::shared_ptr<queue::JobHandler> subscriptionHandler(net::HttpClient& client,
+                                                         const queue::QueueOptions& queue_options,
+                                                         std::function<void()> wake);
+
+  // Tables of the FHIR store (migrations modules "fhir" and "fhir_subscription").
   static std::vector<store::Migration> migrations();
 
   struct State;

@@ -1,6 +1,8 @@
 #include "fhir/rest/interactions.h"
 
 #include "fhir/rest/outcome.h"
+#include "fhir/subscription/notifier.h"
+#include "fhir/validation/write_check.h"
 #include "net/http.h"
 
 namespace chtlink::fhir {
@@ -73,6 +75,37 @@ Interactions::Interactions(ResourceStore& store, const search::Indexer& indexer,
 
 std::string Interactions::newId() { return newUuid(random_); }
 
+void Interactions::deferChecks(const store::Transaction& tx) {
+  std::lock_guard lock(deferred_mu_);
+  deferred_[&tx];
+}
+
+Interactions::DeferredChecks* Interactions::deferredFor(const store::Transaction& tx) {
+  std::lock_guard lock(deferred_mu_);
+  auto it = deferred_.find(&tx);
+  // std::map nodes stay put: the pointer outlives the lock (one thread uses one tx).
+  return it == deferred_.end() ? nullptr : &it->second;
+}
+
+Status Interactions::finishDeferredChecks(store::Transaction& tx, bool run) {
+  DeferredChecks checks;
+  {
+    std::lock_guard lock(deferred_mu_);
+    auto it = deferred_.find(&tx);
+    if (it == deferred_.end()) return ok();
+    checks = std::move(it->second);
+    deferred_.erase(it);
+  }
+  if (!run) return ok();
+  for (const auto& [type, id] : checks.deletes) {
+    // Re-created later in the same Bundle: nothing dangles.
+    CHTLINK_ASSIGN_OR_RETURN(auto current, store_.readCurrent(tx, type, id));
+    if (current && current->deleted) CHTLINK_TRY(checkNotReferenced(tx, type, id));
+  }
+  for (const auto& w : checks.writes) CHTLINK_TRY(checkReferencesExist(tx, w.type, w.id, w.refs));
+  return ok();
+}
+
 Result<std::vector<StoredVersion>> Interactions::matchQuery(store::Transaction& tx,
                                                             const std::string& type,
                                                             const QueryParams& query, int limit) {
@@ -82,6 +115,9 @@ Result<std::vector<StoredVersion>> Interactions::matchQuery(store::Transaction& 
                            search::parseSearch(indexer_, type, query, strict));
   if (q.clauses.empty())
     return fhirError("invalid", "a conditional request needs at least one search parameter");
+  // Search-then-write must not interleave with another process's (PostgreSQL, several
+  // instances): two conditional creates of one resource would both find nothing.
+  CHTLINK_TRY(tx.lockUntilCommit("fhir.conditional." + type));
   return store_.match(tx, q, limit);
 }
 
@@ -119,12 +155,24 @@ Result<Outcome> Interactions::writeVersion(store::Transaction& tx, const std::st
                                            const std::string& id, Json body,
                                            const std::optional<StoredVersion>& current,
                                            std::string_view method) {
+  if (validator_) CHTLINK_TRY(validation::checkBeforeWrite(*validator_, body, validation_mode_));
+  if (notifier_) CHTLINK_TRY(notifier_->prepare(type, body));
   CHTLINK_TRY(resolveConditionalReferences(tx, body));
+  if (options_.referential_integrity_on_write) {
+    auto refs = localReferences(indexer_, body, type);
+    if (!refs.empty()) {
+      if (DeferredChecks* d = deferredFor(tx))
+        d->writes.push_back({type, id, std::move(refs)});
+      else
+        CHTLINK_TRY(checkReferencesExist(tx, type, id, refs));
+    }
+  }
   bool live = current && !current->deleted;
   CHTLINK_ASSIGN_OR_RETURN(StoredVersion v,
                            store_.write(tx, type, id, std::move(body), current, method,
                                         /*keep_unchanged=*/true));
   if (v.unchanged) return Outcome{200, std::move(v), false, std::nullopt};
+  if (notifier_) CHTLINK_TRY(notifier_->afterWrite(tx, v));
   return Outcome{live ? 200 : 201, std::move(v), !live, std::nullopt};
 }
 
@@ -164,7 +212,12 @@ Result<Outcome> Interactions::update(store::Transaction& tx, const std::string& 
   CHTLINK_TRY(checkIfMatch(if_match, current, type, id));
   if (if_none_match == "*" && current && !current->deleted)
     return fhirError("precondition-failed", type + "/" + id + " exists and If-None-Match is *");
-  return writeVersion(tx, type, id, std::move(body), current, "PUT");
+  auto written = writeVersion(tx, type, id, std::move(body), current, "PUT");
+  // A concurrent write of another instance replaced the version If-Match named: 412, as when
+  // the check above sees it.
+  if (!written.has_value() && !if_match.empty() && written.error().reason == "version_conflict")
+    return fhirError("precondition-failed", written.error().message);
+  return written;
 }
 
 Result<Outcome> Interactions::conditionalUpdate(store::Transaction& tx, const std::string& type,
@@ -219,7 +272,14 @@ Result<Outcome> Interactions::remove(store::Transaction& tx, const std::string& 
                    operationOutcome("warning", "not-found",
                                     type + "/" + id + " does not exist or is already deleted")};
   }
+  if (options_.referential_integrity_on_delete) {
+    if (DeferredChecks* d = deferredFor(tx))
+      d->deletes.emplace_back(type, id);
+    else
+      CHTLINK_TRY(checkNotReferenced(tx, type, id));
+  }
   CHTLINK_ASSIGN_OR_RETURN(StoredVersion v, store_.remove(tx, *current));
+  if (notifier_) CHTLINK_TRY(notifier_->afterDelete(tx, v));
   return Outcome{200, std::move(v), false,
                  operationOutcome("information", "informational",
                                   "Successfully deleted 1 resource(s): " + type + "/" + id)};

@@ -3,6 +3,8 @@
 // Failures are fhirError()s (see outcome.h); returning one rolls the transaction back.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,10 +15,19 @@
 #include "base/random.h"
 #include "base/result.h"
 #include "fhir/rest/fhir_options.h"
+#include "fhir/rest/integrity.h"
 #include "fhir/search/indexer.h"
 #include "fhir/store/resource_store.h"
 
 namespace chtlink::fhir {
+
+namespace subscription {
+class Notifier;
+}
+namespace validation {
+class Validator;
+enum class ValidationMode;
+}  // namespace validation
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
@@ -64,6 +75,20 @@ class Interactions {
 
   std::string newId();
   ResourceStore& store() { return store_; }
+  // Transactions: the referential-integrity checks of the writes made on `tx` wait until
+  // finishDeferredChecks(tx), since an entry may refer to one the Bundle writes after it.
+  void deferChecks(const store::Transaction& tx);
+  // Runs the checks deferred on `tx` (unless `run` is false) and forgets them.
+  Status finishDeferredChecks(store::Transaction& tx, bool run = true);
+
+  // Sees every Subscription before it is stored and every stored version, inside the write's
+  // transaction (rest-hook subscriptions); none by default.
+  void setNotifier(subscription::Notifier* notifier) { notifier_ = notifier; }
+  // Validates every resource before it is written (validation/write_check.h); none by default.
+  void setValidator(const validation::Validator* validator, validation::ValidationMode mode) {
+    validator_ = validator;
+    validation_mode_ = mode;
+  }
 
   // Writes `body` as the next version of type/id after `current` (nullopt: creates it),
   // resolving conditional references first; an unchanged body makes no new version.
@@ -77,6 +102,22 @@ class Interactions {
   const search::Indexer& indexer_;
   Random& random_;
   const FhirOptions& options_;
+  subscription::Notifier* notifier_ = nullptr;
+  const validation::Validator* validator_ = nullptr;
+  validation::ValidationMode validation_mode_{};
+
+  struct DeferredChecks {
+    struct Write {
+      std::string type, id;
+      std::vector<LocalReference> refs;
+    };
+    std::vector<Write> writes;
+    std::vector<std::pair<std::string, std::string>> deletes;  // type, id
+  };
+  // Null when `tx` checks at once.
+  DeferredChecks* deferredFor(const store::Transaction& tx);
+  std::mutex deferred_mu_;
+  std::map<const store::Transaction*, DeferredChecks> deferred_;
 };
 
 }  // namespace chtlink::fhir

@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "fhir/validation/write_check.h"
+
 namespace chtlink::fhir {
 namespace {
 
@@ -12,7 +14,7 @@ struct Mapping {
   ErrorCode code;
 };
 
-constexpr std::array<Mapping, 14> kMappings{{
+constexpr std::array<Mapping, 16> kMappings{{
     {"invalid", 400, ErrorCode::InvalidArgument},
     {"structure", 400, ErrorCode::InvalidArgument},
     {"value", 400, ErrorCode::InvalidArgument},
@@ -26,6 +28,9 @@ constexpr std::array<Mapping, 14> kMappings{{
     {"too-costly", 413, ErrorCode::TooLarge},
     {"unsupported-media-type", 415, ErrorCode::InvalidArgument},
     {"processing", 422, ErrorCode::InvalidArgument},
+    // Validation failures (fhir/validation/write_check.h): default mode 400, strict 422.
+    {"validation", 400, ErrorCode::InvalidArgument},
+    {"validation-strict", 422, ErrorCode::InvalidArgument},
     {"exception", 500, ErrorCode::Internal},
 }};
 
@@ -108,6 +113,7 @@ Json operationOutcome(std::string_view severity, std::string_view code,
 }
 
 Json operationOutcomeOf(const Error& error) {
+  if (auto outcome = validation::outcomeOfValidationError(error)) return std::move(*outcome);
   int status = httpStatusOf(error);
   return operationOutcome(status >= 500 ? "fatal" : "error", issueCodeOf(error), error.message);
 }

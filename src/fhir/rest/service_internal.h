@@ -10,6 +10,8 @@
 #include "fhir/rest/interactions.h"
 #include "fhir/search/indexer.h"
 #include "fhir/store/resource_store.h"
+#include "fhir/subscription/notifier.h"
+#include "fhir/validation/validator.h"
 
 namespace chtlink::fhir {
 
@@ -25,7 +27,11 @@ struct FhirService::State {
   search::Indexer indexer;
   ResourceStore store;
   Interactions interactions;
+  subscription::Notifier notifier;
   std::string capability_json;  // built once; base URL substituted per request
+  // Validator of writes and $validate (fhir.validation picks the mode).
+  std::shared_ptr<const validation::Validator> validator;
+  validation::ValidationMode validation_mode = validation::ValidationMode::Default;
 };
 
 enum class PreferReturn { Representation, Minimal, OperationOutcome };
@@ -61,8 +67,8 @@ struct PageToken {
 std::string encodePageToken(const PageToken& token);
 Result<PageToken> decodePageToken(std::string_view text);
 
-std::string buildCapabilityStatement(const Definitions& definitions,
-                                     const search::Indexer& indexer);
+std::string buildCapabilityStatement(const Definitions& definitions, const search::Indexer& indexer,
+                                     const FhirOptions& options);
 
 // Runs a batch or transaction Bundle; returns the response Bundle JSON.
 Result<Json> runBundle(FhirService::State& state, store::Transaction& tx, const RequestContext& ctx,

@@ -289,6 +289,14 @@ Result<Json> runBundle(FhirService::State& state, store::Transaction& tx, const 
       if (!full_url.empty() && !identity.empty()) ids[full_url] = identity;
     }
     for (auto& p : plans) rewrite(p.resource, ids);
+    // Referential integrity is checked once every entry is written: an entry may refer to
+    // one that comes later in the processing order.
+    state.interactions.deferChecks(tx);
+    struct ForgetChecks {
+      Interactions& in;
+      store::Transaction& tx;
+      ~ForgetChecks() { (void)in.finishDeferredChecks(tx, /*run=*/false); }
+    } forget{state.interactions, tx};
     std::vector<Plan*> order;
     for (auto& p : plans) order.push_back(&p);
     std::stable_sort(order.begin(), order.end(), [](const Plan* a, const Plan* b) {
@@ -303,6 +311,7 @@ Result<Json> runBundle(FhirService::State& state, store::Transaction& tx, const 
       results[p->index] = responseEntry(*outcome, ctx);
       if (!search_result.is_null()) results[p->index]["resource"] = std::move(search_result);
     }
+    CHTLINK_TRY(state.interactions.finishDeferredChecks(tx));
   } else {
     for (auto& p : plans) {
       if (parse_errors[p.index]) {
@@ -312,7 +321,11 @@ Result<Json> runBundle(FhirService::State& state, store::Transaction& tx, const 
         continue;
       }
       Json search_result;
+      // Each batch entry stands alone: a failing one leaves nothing of itself behind.
+      CHTLINK_TRY(tx.execute("SAVEPOINT fhir_batch_entry"));
       auto outcome = execute(state, tx, ctx, p, false, search_result);
+      if (!outcome.has_value()) CHTLINK_TRY(tx.execute("ROLLBACK TO SAVEPOINT fhir_batch_entry"));
+      CHTLINK_TRY(tx.execute("RELEASE SAVEPOINT fhir_batch_entry"));
       if (!outcome.has_value()) {
         results[p.index] = Json{{"response",
                                  {{"status", statusLine(httpStatusOf(outcome.error()))},

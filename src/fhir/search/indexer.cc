@@ -1,5 +1,6 @@
 #include "fhir/search/indexer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -234,17 +235,67 @@ Indexer::Indexer(std::shared_ptr<const Definitions> definitions)
       compiled_.emplace(def, std::move(path).value());
     }
   }
+  // Parameters of a type with the same type and the same expression branch produce the same
+  // rows: index the first (by code) only. Each row costs a random page write per create.
+  for (const auto& type : definitions_->resourceTypes()) {
+    std::map<std::string, const SearchParamDef*> first;
+    for (const SearchParamDef* def : definitions_->forType(type)) {
+      if (!compiled_.count(def)) continue;
+      std::vector<std::string> branches;
+      std::string_view expr = def->expression;
+      while (true) {
+        auto bar = expr.find('|');
+        std::string_view branch = expr.substr(0, bar);
+        while (!branch.empty() && branch.front() == ' ') branch.remove_prefix(1);
+        while (!branch.empty() && branch.back() == ' ') branch.remove_suffix(1);
+        std::string_view path = branch;
+        while (!path.empty() && path.front() == '(') path.remove_prefix(1);
+        if (path.substr(0, type.size() + 1) == type + ".") branches.emplace_back(branch);
+        if (bar == std::string_view::npos) break;
+        expr.remove_prefix(bar + 1);
+      }
+      if (branches.empty()) continue;
+      std::sort(branches.begin(), branches.end());
+      std::string key(paramTypeName(def->type));
+      for (const auto& b : branches) key += "|" + b;
+      auto [it, inserted] = first.emplace(key, def);
+      if (!inserted) aliases_[type].emplace(def, it->second);
+    }
+  }
+}
+
+const SearchParamDef& Indexer::storedAs(std::string_view type, const SearchParamDef& def) const {
+  auto t = aliases_.find(type);
+  if (t == aliases_.end()) return def;
+  auto it = t->second.find(&def);
+  return it == t->second.end() ? def : *it->second;
 }
 
 bool Indexer::supports(const SearchParamDef& def) const {
   return compiled_.count(&def) > 0 || def.code == "_id" || def.code == "_lastUpdated";
 }
 
+std::vector<std::pair<const SearchParamDef*, ReferenceEntry>> Indexer::references(
+    const Json& resource, std::string_view type) const {
+  std::vector<std::pair<const SearchParamDef*, ReferenceEntry>> out;
+  for (const SearchParamDef* def : definitions_->forType(type)) {
+    if (def->type != ParamType::Reference) continue;
+    auto it = compiled_.find(def);
+    if (it == compiled_.end() || &storedAs(type, *def) != def) continue;
+    IndexRows rows;
+    // Reference objects only: canonical strings are not references to check.
+    for (const PathValue& v : it->second.evaluate(resource, type))
+      if (v.node->is_object()) addReference(def->code, *v.node, rows);
+    for (auto& r : rows.references) out.emplace_back(def, std::move(r));
+  }
+  return out;
+}
+
 IndexRows Indexer::index(const Json& resource, std::string_view type) const {
   IndexRows rows;
   for (const SearchParamDef* def : definitions_->forType(type)) {
     auto it = compiled_.find(def);
-    if (it == compiled_.end()) continue;
+    if (it == compiled_.end() || &storedAs(type, *def) != def) continue;
     for (const PathValue& v : it->second.evaluate(resource, type)) {
       const Json& node = *v.node;
       switch (def->type) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -24,6 +25,15 @@ class Indexer {
   explicit Indexer(std::shared_ptr<const Definitions> definitions);
 
   IndexRows index(const Json& resource, std::string_view type) const;
+  // Only the reference parameters' rows, each with the parameter that produced it
+  // (referential-integrity checks).
+  std::vector<std::pair<const SearchParamDef*, ReferenceEntry>> references(
+      const Json& resource, std::string_view type) const;
+
+  // The parameter whose index rows answer searches on `def` for `type`: `def` itself, or,
+  // when another parameter of `type` has the same type and expression (Patient phonetic and
+  // name), that one, whose rows alone are stored.
+  const SearchParamDef& storedAs(std::string_view type, const SearchParamDef& def) const;
 
   // True when `def` is searchable: its expression compiled and its type is indexed
   // (composite and special are not), or it is one of _id/_lastUpdated (columns).
@@ -36,6 +46,9 @@ class Indexer {
   std::shared_ptr<const Definitions> definitions_;
   std::map<const SearchParamDef*, FhirPath> compiled_;
   std::map<std::string, std::string> skipped_;
+  // (type, parameter) -> the parameter indexed in its place (see storedAs).
+  std::map<std::string, std::map<const SearchParamDef*, const SearchParamDef*>, std::less<>>
+      aliases_;
 };
 
 }  // namespace chtlink::fhir::search

@@ -5,7 +5,9 @@
 // level of chaining `param[:T].child=`), date/number/quantity with the prefixes eq ne gt lt ge
 // le sa eb ap, uri (:below :above), :missing on every type; _id, _lastUpdated, _tag, _profile,
 // _security, _source; _sort (several keys, '-' descending), _count, _total, _summary
-// (count/data/text/false), _elements, _include/_revinclude (Source:param[:Target]).
+// (count/data/text/false), _elements, _include/_revinclude (Source:param[:Target], with
+// :iterate), _has (one level), system search (_type) and compartment search.
+// Not supported: composite and special parameters (reported as ignored).
 #pragma once
 
 #include <optional>
@@ -29,6 +31,13 @@ struct Clause {
   // One level of chaining: def is the reference parameter; each chained clause applies to
   // referenced resources of its type (several when the reference may target several types).
   std::vector<std::pair<std::string, std::shared_ptr<Clause>>> chained;
+  // _has:Source:ref:param=value (reverse chaining): resources that a `Source` resource
+  // matching `inner` refers to through its reference parameter `def`. Values unused.
+  struct ReverseChain {
+    std::string source_type;
+    std::shared_ptr<Clause> inner;
+  };
+  std::optional<ReverseChain> has;
 };
 
 struct SortKey {
@@ -38,6 +47,7 @@ struct SortKey {
 
 struct Include {
   bool reverse = false;
+  bool iterate = false;  // also applied to the resources included (recursively)
   std::string source_type;
   const SearchParamDef* def = nullptr;  // null: every reference parameter ("*")
   std::string target_type;              // empty: any
@@ -45,8 +55,19 @@ struct Include {
 
 enum class Summary { False, Count, Data, Text };
 
+// Compartment search: GET [base]/Patient/1/Observation.
+struct Compartment {
+  std::string type;  // "Patient"
+  std::string id;
+  std::vector<std::string> params;  // of the searched type, from the CompartmentDefinition
+};
+
 struct SearchQuery {
-  std::string type;
+  std::string type;  // empty: a system search over `types`
+  // System search (GET [base]?_type=...): the types searched; empty with an empty `type`:
+  // every type (then only the common parameters _id, _lastUpdated, _tag, ... apply).
+  std::vector<std::string> types;
+  std::optional<Compartment> compartment;
   std::vector<Clause> clauses;
   std::vector<SortKey> sort;
   std::optional<int> count;
@@ -64,8 +85,10 @@ struct ParseOptions {
   bool strict = false;  // Prefer: handling=strict: unknown parameters are errors
 };
 
-// Parses decoded (name, value) pairs for a search of `type`. Paging parameters
-// (_getpages, _getpagesoffset, _bundletype) and _format/_pretty are skipped.
+// Parses decoded (name, value) pairs for a search of `type` (empty: a system search, with
+// _type). Paging parameters (_getpages, _getpagesoffset, _bundletype) and _format/_pretty
+// are skipped. `_compartment=Patient/1` (what compartment URLs become, also in paging links)
+// restricts the search to that compartment.
 Result<SearchQuery> parseSearch(const Indexer& indexer, std::string_view type,
                                 const std::vector<std::pair<std::string, std::string>>& params,
                                 const ParseOptions& options);

@@ -192,7 +192,22 @@ Result<SqlPart> valueCondition(const Clause& c, std::string value, int64_t now_m
   }
 }
 
-Result<SqlPart> clauseCondition(const Clause& c, const std::string& type, const std::string& alias,
+using Types = std::vector<std::string>;
+
+// "col = ? AND " / "col IN (?, ?) AND " for `types`; nothing when empty (every type).
+std::string typeCondition(const std::string& column, const Types& types,
+                          std::vector<store::Value>& params) {
+  if (types.empty()) return "";
+  std::string sql = column + (types.size() == 1 ? " = ?" : " IN (");
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types.size() > 1) sql += i == 0 ? "?" : ", ?";
+    params.emplace_back(types[i]);
+  }
+  if (types.size() > 1) sql += ")";
+  return sql + " AND ";
+}
+
+Result<SqlPart> clauseCondition(const Clause& c, const Types& types, const std::string& alias,
                                 int64_t now_ms);
 
 // Conditions on the resource columns themselves (_id, _lastUpdated).
@@ -223,8 +238,33 @@ Result<SqlPart> columnCondition(const Clause& c, const std::string& alias, int64
   return out;
 }
 
-Result<SqlPart> clauseCondition(const Clause& c, const std::string& type, const std::string& alias,
+// _has:Source:ref:param=value: the resources a matching Source refers to through `ref`.
+Result<SqlPart> reverseChainCondition(const Clause& c, const Types& types, const std::string& alias,
+                                      int64_t now_ms) {
+  CHTLINK_ASSIGN_OR_RETURN(SqlPart inner,
+                           clauseCondition(*c.has->inner, {c.has->source_type}, "h", now_ms));
+  if (inner.sql.empty()) return SqlPart{};
+  SqlPart p{alias +
+                ".id IN (SELECT hx.target_id FROM fhir_idx_reference hx WHERE hx.type = ? "
+                "AND hx.param = ? AND ",
+            {c.has->source_type, c.def->code}};
+  p.sql += typeCondition("hx.target_type", types, p.params);
+  p.sql += "hx.pk IN (SELECT h.pk FROM fhir_resource h WHERE ";
+  if (!inner.index_driven) {
+    p.sql += "h.type = ? AND ";
+    p.params.emplace_back(c.has->source_type);
+  }
+  p.sql += "h.deleted = 0 AND ";
+  p.append(inner);
+  p.sql += "))";
+  // Matches by id, not pk: the caller's type condition must stay to reach its (type, id) index.
+  p.index_driven = false;
+  return p;
+}
+
+Result<SqlPart> clauseCondition(const Clause& c, const Types& types, const std::string& alias,
                                 int64_t now_ms) {
+  if (c.has) return reverseChainCondition(c, types, alias, now_ms);
   if (c.def->code == "_id" || c.def->code == "_lastUpdated")
     return columnCondition(c, alias, now_ms);
   const char* table = tableOf(c.def->type);
@@ -233,14 +273,17 @@ Result<SqlPart> clauseCondition(const Clause& c, const std::string& type, const 
     table = "fhir_idx_token";
     param += ":identifier";
   }
-  SqlPart head{alias + ".pk IN (SELECT x.pk FROM " + std::string(table) +
-                   " x WHERE x.type = ? AND x.param = ?",
-               {type, param}};
+  SqlPart head{alias + ".pk IN (SELECT x.pk FROM " + std::string(table) + " x WHERE ", {}};
+  head.sql += typeCondition("x.type", types, head.params) + "x.param = ?";
+  head.params.emplace_back(param);
+  head.index_driven = true;
   if (c.modifier == "missing") {
-    SqlPart p{c.values.at(0) == "true" ? alias + ".pk NOT IN (SELECT x.pk FROM " + table +
-                                             " x WHERE x.type = ? AND x.param = ?)"
-                                       : head.sql + ")",
-              {type, param}};
+    SqlPart p = head;
+    p.sql += ")";
+    if (c.values.at(0) == "true") {
+      p.sql = alias + ".pk NOT IN" + p.sql.substr(alias.size() + 6);
+      p.index_driven = false;
+    }
     return p;
   }
   if (!c.chained.empty()) {
@@ -249,15 +292,17 @@ Result<SqlPart> clauseCondition(const Clause& c, const std::string& type, const 
     p.sql += " AND (";
     bool first = true;
     for (const auto& [target, chained] : c.chained) {
-      CHTLINK_ASSIGN_OR_RETURN(SqlPart inner, clauseCondition(*chained, target, "c", now_ms));
+      CHTLINK_ASSIGN_OR_RETURN(SqlPart inner, clauseCondition(*chained, {target}, "c", now_ms));
       if (inner.sql.empty()) return SqlPart{};
       p.sql += first ? "" : " OR ";
       first = false;
-      p.sql +=
-          "(x.target_type = ? AND x.target_id IN (SELECT c.id FROM fhir_resource c WHERE "
-          "c.type = ? AND c.deleted = 0 AND ";
+      p.sql += "(x.target_type = ? AND x.target_id IN (SELECT c.id FROM fhir_resource c WHERE ";
       p.params.push_back(target);
-      p.params.push_back(target);
+      if (!inner.index_driven) {
+        p.sql += "c.type = ? AND ";
+        p.params.push_back(target);
+      }
+      p.sql += "c.deleted = 0 AND ";
       p.append(inner);
       p.sql += "))";
     }
@@ -282,7 +327,10 @@ Result<SqlPart> clauseCondition(const Clause& c, const std::string& type, const 
   if (first) return SqlPart{};
   values.sql += ")";
   SqlPart p = head;
-  if (c.modifier == "not") p.sql = alias + ".pk NOT IN" + p.sql.substr(alias.size() + 6);
+  if (c.modifier == "not") {
+    p.sql = alias + ".pk NOT IN" + p.sql.substr(alias.size() + 6);
+    p.index_driven = false;
+  }
   p.append(values);
   p.sql += ")";
   return p;
@@ -309,10 +357,26 @@ Result<NumberRange> parseNumberRange(const std::string& text) {
 Result<SqlPart> buildConditions(const SearchQuery& query, const std::string& alias,
                                 int64_t now_ms) {
   SqlPart out;
+  const Types types = query.type.empty() ? query.types : Types{query.type};
   for (const auto& clause : query.clauses) {
-    CHTLINK_ASSIGN_OR_RETURN(SqlPart part, clauseCondition(clause, query.type, alias, now_ms));
+    CHTLINK_ASSIGN_OR_RETURN(SqlPart part, clauseCondition(clause, types, alias, now_ms));
     if (part.sql.empty()) continue;
     out.sql += " AND ";
+    out.append(part);
+  }
+  if (query.compartment) {
+    // Resources whose compartment parameters refer to the owner (Patient/1).
+    const Compartment& c = *query.compartment;
+    SqlPart part{" AND " + alias + ".pk IN (SELECT x.pk FROM fhir_idx_reference x WHERE ", {}};
+    part.sql += typeCondition("x.type", types, part.params) + "x.param IN (";
+    for (size_t i = 0; i < c.params.size(); ++i) {
+      part.sql += i == 0 ? "?" : ", ?";
+      part.params.emplace_back(c.params[i]);
+    }
+    part.sql += ") AND x.target_type = ? AND x.target_id = ?)";
+    part.params.emplace_back(c.type);
+    part.params.emplace_back(c.id);
+    part.index_driven = true;
     out.append(part);
   }
   return out;

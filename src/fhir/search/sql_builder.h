@@ -16,9 +16,15 @@ namespace chtlink::fhir::search {
 struct SqlPart {
   std::string sql;
   std::vector<store::Value> params;
+  // Some clause limits alias.pk to the rows of an index-table subquery that already filters
+  // on the resource type. The caller should then leave out its own `alias.type = ?`: with
+  // it the planner may walk every resource of the type (the type index) and probe the
+  // subquery per row; without it the subquery drives the plan (one index lookup).
+  bool index_driven = false;
   void append(const SqlPart& other) {
     sql += other.sql;
     params.insert(params.end(), other.params.begin(), other.params.end());
+    index_driven = index_driven || other.index_driven;
   }
 };
 

@@ -1,6 +1,7 @@
 #include "fhir/store/resource_store.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "fhir/search/date_range.h"
@@ -34,6 +35,24 @@ Result<std::vector<StoredVersion>> runRows(store::Transaction& tx, const std::st
   out.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) out.push_back(rowAt(rows, i));
   return out;
+}
+
+// "r.type = ? AND " (or IN for a system search with _type), unless an index-table condition
+// of `where` already limits the type (see SqlPart::index_driven) or every type is searched.
+std::string typeFilter(const search::SearchQuery& query, const search::SqlPart& where,
+                       std::vector<Value>& params) {
+  if (where.index_driven) return "";
+  if (!query.type.empty()) {
+    params.emplace_back(query.type);
+    return "r.type = ? AND ";
+  }
+  if (query.types.empty()) return "";
+  std::string sql = "r.type IN (";
+  for (size_t i = 0; i < query.types.size(); ++i) {
+    sql += i == 0 ? "?" : ", ?";
+    params.emplace_back(query.types[i]);
+  }
+  return sql + ") AND ";
 }
 
 // FNV-1a, 64 bits, as 16 hex digits: stable across platforms and builds (unlike std::hash).
@@ -133,6 +152,15 @@ Status ResourceStore::writeIndexes(store::Transaction& tx, int64_t pk, const std
 }
 
 namespace {
+// Another transaction (another chtlink instance on PostgreSQL) wrote the resource after
+// `read_version` was read in this one.
+Error concurrentWrite(const std::string& type, const std::string& id, int64_t read_version) {
+  return conflict("version conflict on " + type + "/" + id + ": version " +
+                      std::to_string(read_version) +
+                      " was replaced by a concurrent write; read it again and retry",
+                  "version_conflict");
+}
+
 Status clearIndexes(store::Transaction& tx, int64_t pk) {
   for (const char* table : {"fhir_idx_string", "fhir_idx_token", "fhir_idx_reference",
                             "fhir_idx_date", "fhir_idx_number", "fhir_idx_uri"}) {
@@ -173,10 +201,12 @@ Result<StoredVersion> ResourceStore::write(store::Transaction& tx, const std::st
   v.json = dumpJson(resource);
   if (current) {
     v.pk = current->pk;
-    CHTLINK_TRY(
+    CHTLINK_ASSIGN_OR_RETURN(
+        int64_t changed,
         tx.execute("UPDATE fhir_resource SET version = ?, last_updated = ?, deleted = 0, "
-                   "json = ?, content_hash = ? WHERE pk = ?",
-                   {v.version, v.last_updated, v.json, hash, v.pk}));
+                   "json = ?, content_hash = ? WHERE pk = ? AND version = ?",
+                   {v.version, v.last_updated, v.json, hash, v.pk, current->version}));
+    if (changed == 0) return concurrentWrite(type, id, current->version);
     CHTLINK_TRY(clearIndexes(tx, v.pk));
   } else {
     CHTLINK_ASSIGN_OR_RETURN(
@@ -201,10 +231,12 @@ Result<StoredVersion> ResourceStore::remove(store::Transaction& tx, const Stored
   v.deleted = true;
   v.json.clear();
   v.method = "DELETE";
-  CHTLINK_TRY(
+  CHTLINK_ASSIGN_OR_RETURN(
+      int64_t changed,
       tx.execute("UPDATE fhir_resource SET version = ?, last_updated = ?, deleted = 1, json = '', "
-                 "content_hash = '' WHERE pk = ?",
-                 {v.version, v.last_updated, v.pk}));
+                 "content_hash = '' WHERE pk = ? AND version = ?",
+                 {v.version, v.last_updated, v.pk, current.version}));
+  if (changed == 0) return concurrentWrite(v.type, v.id, current.version);
   CHTLINK_TRY(
       tx.execute("INSERT INTO fhir_history (pk, type, id, version, last_updated, deleted, "
                  "method, json) VALUES (?, ?, ?, ?, ?, 1, 'DELETE', '')",
@@ -218,15 +250,132 @@ Result<std::vector<StoredVersion>> ResourceStore::match(store::Transaction& tx,
                                                         int limit) const {
   CHTLINK_ASSIGN_OR_RETURN(search::SqlPart where,
                            search::buildConditions(query, "r", toUnixMillis(clock_.now())));
-  std::vector<Value> params{query.type};
+  std::vector<Value> params;
+  std::string type_sql = typeFilter(query, where, params);
   params.insert(params.end(), where.params.begin(), where.params.end());
   params.emplace_back(int64_t{limit});
   return runRows(tx,
-                 "SELECT " + std::string(kColumns) +
-                     " FROM fhir_resource r WHERE r.type = ? AND r.deleted = 0" + where.sql +
-                     " ORDER BY r.pk LIMIT ?",
+                 "SELECT " + std::string(kColumns) + " FROM fhir_resource r WHERE " + type_sql +
+                     "r.deleted = 0" + where.sql + " ORDER BY r.pk LIMIT ?",
                  params);
 }
+
+namespace {
+
+struct Ref {
+  int64_t pk;
+  std::string type;
+  std::string id;
+};
+
+std::string placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+// Resources that `sources` (all of inc.source_type) point at through inc's parameter.
+Result<std::vector<StoredVersion>> forwardInclude(store::Transaction& tx,
+                                                  const search::Include& inc,
+                                                  const std::vector<const Ref*>& sources,
+                                                  int limit) {
+  std::vector<Value> p;
+  for (const Ref* s : sources) p.emplace_back(s->pk);
+  // The reference rows of the sources first, then each target by its (type, id) key: the
+  // plan never walks the resource table.
+  std::string sql = "SELECT " + std::string(kColumns) +
+                    " FROM (SELECT DISTINCT x.target_type AS tt, x.target_id AS ti FROM "
+                    "fhir_idx_reference x WHERE x.pk IN (" +
+                    placeholders(sources.size()) + ") AND x.target_type <> ''";
+  if (inc.def) {
+    sql += " AND x.param = ?";
+    p.emplace_back(inc.def->code);
+  }
+  if (!inc.target_type.empty()) {
+    sql += " AND x.target_type = ?";
+    p.emplace_back(inc.target_type);
+  }
+  sql +=
+      ") t JOIN fhir_resource r ON r.type = t.tt AND r.id = t.ti WHERE r.deleted = 0 "
+      "ORDER BY r.pk LIMIT ?";
+  p.emplace_back(int64_t{limit});
+  return runRows(tx, sql, p);
+}
+
+// Resources of inc.source_type whose inc parameter points at one of `targets` (all of
+// `target_type`).
+Result<std::vector<StoredVersion>> reverseInclude(store::Transaction& tx,
+                                                  const search::Include& inc,
+                                                  const std::string& target_type,
+                                                  const std::vector<const Ref*>& targets,
+                                                  int limit) {
+  std::vector<Value> p{inc.source_type, target_type};
+  for (const Ref* t : targets) p.emplace_back(t->id);
+  std::string sql = "SELECT " + std::string(kColumns) +
+                    " FROM fhir_resource r WHERE r.deleted = 0 AND r.pk IN (SELECT x.pk FROM "
+                    "fhir_idx_reference x WHERE x.type = ? AND x.target_type = ? AND "
+                    "x.target_id IN (" +
+                    placeholders(targets.size()) + ")";
+  if (inc.def) {
+    sql += " AND x.param = ?";
+    p.emplace_back(inc.def->code);
+  }
+  sql += ") ORDER BY r.pk LIMIT ?";
+  p.emplace_back(int64_t{limit});
+  return runRows(tx, sql, p);
+}
+
+// _include and _revinclude over the page's matches; the :iterate ones again over what
+// each round added, until a round adds nothing or max_includes is reached.
+Status addIncludes(store::Transaction& tx, const search::SearchQuery& query, SearchPage& page,
+                   int max_includes) {
+  if (query.includes.empty() || page.matches.empty()) return ok();
+  std::set<std::pair<std::string, std::string>> seen;
+  std::vector<Ref> frontier;
+  for (const auto& m : page.matches) {
+    seen.emplace(m.type, m.id);
+    frontier.push_back({m.pk, m.type, m.id});
+  }
+  // Bounded besides by max_includes: each round must add a resource not seen before.
+  constexpr int kMaxRounds = 16;
+  for (int round = 0; round < kMaxRounds && !frontier.empty(); ++round) {
+    std::vector<Ref> added;
+    for (const auto& inc : query.includes) {
+      if (round > 0 && !inc.iterate) continue;
+      int room = max_includes - static_cast<int>(page.included.size());
+      if (room <= 0) break;
+      std::vector<std::vector<StoredVersion>> found;
+      if (!inc.reverse) {
+        std::vector<const Ref*> sources;
+        for (const auto& f : frontier)
+          if (f.type == inc.source_type) sources.push_back(&f);
+        if (sources.empty()) continue;
+        CHTLINK_ASSIGN_OR_RETURN(auto rows, forwardInclude(tx, inc, sources, room));
+        found.push_back(std::move(rows));
+      } else {
+        std::map<std::string, std::vector<const Ref*>> by_type;
+        for (const auto& f : frontier)
+          if (inc.target_type.empty() || f.type == inc.target_type) by_type[f.type].push_back(&f);
+        for (const auto& [target_type, targets] : by_type) {
+          CHTLINK_ASSIGN_OR_RETURN(auto rows, reverseInclude(tx, inc, target_type, targets, room));
+          found.push_back(std::move(rows));
+        }
+      }
+      for (auto& rows : found) {
+        for (auto& f : rows) {
+          if (static_cast<int>(page.included.size()) >= max_includes) break;
+          if (!seen.emplace(f.type, f.id).second) continue;
+          added.push_back({f.pk, f.type, f.id});
+          page.included.push_back(std::move(f));
+        }
+      }
+    }
+    frontier = std::move(added);
+  }
+  return ok();
+}
+
+}  // namespace
 
 Result<SearchPage> ResourceStore::search(store::Transaction& tx, const search::SearchQuery& query,
                                          const PageCursor& cursor, int count,
@@ -239,8 +388,10 @@ Result<SearchPage> ResourceStore::search(store::Transaction& tx, const search::S
   }
   CHTLINK_ASSIGN_OR_RETURN(search::SqlPart where,
                            search::buildConditions(query, "r", toUnixMillis(clock_.now())));
-  std::string from = " FROM fhir_resource r WHERE r.type = ? AND r.deleted = 0 AND r.pk <= ?";
-  std::vector<Value> params{query.type, page.snapshot};
+  std::vector<Value> params;
+  std::string from = " FROM fhir_resource r WHERE " + typeFilter(query, where, params) +
+                     "r.deleted = 0 AND r.pk <= ?";
+  params.emplace_back(page.snapshot);
   params.insert(params.end(), where.params.begin(), where.params.end());
 
   if (query.total != "none") {
@@ -269,56 +420,7 @@ Result<SearchPage> ResourceStore::search(store::Transaction& tx, const search::S
   }
   if (!page.matches.empty()) page.after = page.matches.back().pk;
 
-  // _include / _revinclude, once (no :iterate recursion).
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& m : page.matches) seen.emplace(m.type, m.id);
-  for (const auto& inc : query.includes) {
-    if (page.matches.empty()) break;
-    std::string sql_inc;
-    std::vector<Value> p;
-    std::string in_list;
-    if (!inc.reverse) {
-      for (const auto& m : page.matches) {
-        in_list += in_list.empty() ? "?" : ", ?";
-        p.emplace_back(m.pk);
-      }
-      sql_inc = "SELECT " + std::string(kColumns) +
-                " FROM fhir_resource r WHERE r.deleted = 0 AND EXISTS (SELECT 1 FROM "
-                "fhir_idx_reference x WHERE x.pk IN (" +
-                in_list + ") AND x.target_type = r.type AND x.target_id = r.id";
-      if (inc.def) {
-        sql_inc += " AND x.param = ?";
-        p.emplace_back(inc.def->code);
-      }
-      if (!inc.target_type.empty()) {
-        sql_inc += " AND x.target_type = ?";
-        p.emplace_back(inc.target_type);
-      }
-      sql_inc += ") LIMIT ?";
-    } else {
-      for (const auto& m : page.matches) {
-        in_list += in_list.empty() ? "?" : ", ?";
-        p.emplace_back(m.id);
-      }
-      sql_inc =
-          "SELECT " + std::string(kColumns) +
-          " FROM fhir_resource r WHERE r.type = ? AND r.deleted = 0 AND r.pk IN (SELECT x.pk "
-          "FROM fhir_idx_reference x WHERE x.type = ? AND x.target_type = ? AND x.target_id IN (" +
-          in_list + ")";
-      p.insert(p.begin(), {inc.source_type, inc.source_type, query.type});
-      if (inc.def) {
-        sql_inc += " AND x.param = ?";
-        p.emplace_back(inc.def->code);
-      }
-      sql_inc += ") ORDER BY r.pk LIMIT ?";
-    }
-    p.emplace_back(int64_t{max_includes});
-    CHTLINK_ASSIGN_OR_RETURN(auto found, runRows(tx, sql_inc, p));
-    for (auto& f : found) {
-      if (static_cast<int>(page.included.size()) >= max_includes) break;
-      if (seen.emplace(f.type, f.id).second) page.included.push_back(std::move(f));
-    }
-  }
+  CHTLINK_TRY(addIncludes(tx, query, page, max_includes));
   return page;
 }
 

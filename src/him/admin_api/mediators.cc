@@ -220,9 +220,17 @@ void addMediatorRoutes(net::Router& router, const AdminApiDeps& deps) {
             chosen.push_back(*found);
           }
         }
+        // A channel of that name that is already installed stays as it is (OpenHIM answers 500
+        // on the duplicate name, which breaks set-up scripts that install at every start); one
+        // that was (soft) deleted is installed afresh under its old id.
         for (Json channel : chosen) {
-          channel["_id"] = newObjectId(call.deps.clock, call.deps.random);
-          if (auto s = insertDoc(call.tx, Collection::Channels, channel); !s.has_value())
+          CHTLINK_ASSIGN_OR_RETURN(auto existing, findByKey(call.tx, Collection::Channels,
+                                                            channel.value("name", std::string())));
+          if (existing && existing->doc.value("status", "enabled") != "deleted") continue;
+          channel["_id"] = existing ? existing->id : newObjectId(call.deps.clock, call.deps.random);
+          Status s = existing ? replaceDoc(call.tx, Collection::Channels, channel)
+                              : insertDoc(call.tx, Collection::Channels, channel);
+          if (!s.has_value())
             return internalError("Could not install the mediator's channels: " + s.error().message);
         }
         return text(201, "Created");

@@ -227,7 +227,16 @@ void addChannelRoutes(net::Router& router, const AdminApiDeps& deps) {
   router.add("DELETE", "/channels/{id}",
              handler(deps, Access::Write, Auth::Admin, [find](Call& call) -> Result<net::Response> {
                CHTLINK_ASSIGN_OR_RETURN(auto channel, find(call));
-               CHTLINK_TRY(deleteById(call.tx, Collection::Channels, channel.id));
+               // As OpenHIM: a channel that transactions refer to is only marked deleted
+               // (it stops routing; its transactions keep their channel and stay listable).
+               CHTLINK_ASSIGN_OR_RETURN(bool referenced,
+                                        channelHasTransactions(call.tx, channel.id));
+               if (referenced) {
+                 channel.doc["status"] = "deleted";
+                 CHTLINK_TRY(replaceDoc(call.tx, Collection::Channels, channel.doc));
+               } else {
+                 CHTLINK_TRY(deleteById(call.tx, Collection::Channels, channel.id));
+               }
                return text(200, "The channel was successfully deleted");
              }));
 }

@@ -3,7 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
+#include <functional>
 #include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
 
 #include "him/admin_api/api_internal.h"
 #include "him/crypto.h"
@@ -78,6 +84,31 @@ Result<int64_t> timeBound(const Json& value, const std::string& op) {
   return toUnixMillis(*t);
 }
 
+std::vector<std::string> split(const std::string& dotted) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = dotted.find('.', start);
+    out.push_back(dotted.substr(start, dot == std::string::npos ? dot : dot - start));
+    if (dot == std::string::npos) return out;
+    start = dot + 1;
+  }
+}
+
+// Whether `test` holds for a value at the dotted `path` in `node`, descending into arrays
+// on the way (routes.request.path looks at every route), as a MongoDB query does.
+bool anyAt(const Json& node, const std::vector<std::string>& path, size_t i,
+           const std::function<bool(const Json&)>& test) {
+  if (i == path.size()) return test(node);
+  if (node.is_array()) {
+    return std::any_of(node.begin(), node.end(),
+                       [&](const Json& item) { return anyAt(item, path, i, test); });
+  }
+  if (!node.is_object()) return false;
+  auto it = node.find(path[i]);
+  return it != node.end() && anyAt(*it, path, i + 1, test);
+}
+
 Result<TransactionFilter> parseFilters(const std::map<std::string, std::string>& q) {
   TransactionFilter f;
   CHTLINK_ASSIGN_OR_RETURN(f.limit, integerParam(q, "filterLimit"));
@@ -87,6 +118,7 @@ Result<TransactionFilter> parseFilters(const std::map<std::string, std::string>&
   auto filters = parseJson(it->second);
   if (!filters.has_value() || !filters->is_object())
     return invalidArgument("filters must be a JSON object");
+  std::vector<std::function<bool(const Json&)>> conditions;
   for (const auto& [key, value] : filters->items()) {
     if (key == "status" && value.is_string()) {
       f.status = value.get<std::string>();
@@ -109,12 +141,79 @@ Result<TransactionFilter> parseFilters(const std::map<std::string, std::string>&
       if (range.contains("$lte")) {
         CHTLINK_ASSIGN_OR_RETURN(f.to_ms, timeBound(range["$lte"], "$lte"));
       }
+    } else if (key == "request.path" || key == "request.querystring" ||
+               key == "routes.request.path" || key == "orchestrations.request.path") {
+      // As OpenHIM: a case-insensitive, unanchored regular expression.
+      if (!value.is_string()) return invalidArgument(fmt::format("{} must be a string", key));
+      std::shared_ptr<const std::regex> rx;
+      try {
+        rx = std::make_shared<const std::regex>(value.get<std::string>(),
+                                                std::regex::ECMAScript | std::regex::icase);
+      } catch (const std::regex_error& e) {
+        return invalidArgument(
+            fmt::format("{} is not a valid regular expression: {}", key, e.what()));
+      }
+      conditions.push_back([rx, path = split(key)](const Json& doc) {
+        return anyAt(doc, path, 0, [&](const Json& v) {
+          return v.is_string() && std::regex_search(v.get<std::string>(), *rx);
+        });
+      });
+    } else if (key == "response.status" || key == "routes.response.status" ||
+               key == "orchestrations.response.status") {
+      // 201, "201", or a class such as "2xx".
+      std::string wanted = value.is_string() ? value.get<std::string>() : value.dump();
+      bool is_class = wanted.size() == 3 && (wanted[1] == 'x' || wanted[1] == 'X') &&
+                      (wanted[2] == 'x' || wanted[2] == 'X') && wanted[0] >= '1' &&
+                      wanted[0] <= '5';
+      int code = 0;
+      if (!is_class) {
+        auto [end, ec] = std::from_chars(wanted.data(), wanted.data() + wanted.size(), code);
+        if (ec != std::errc() || end != wanted.data() + wanted.size())
+          return invalidArgument(fmt::format("{} must be a status code or a class like 2xx", key));
+      }
+      conditions.push_back([is_class, code, cls = wanted.empty() ? '0' : wanted[0],
+                            path = split(key)](const Json& doc) {
+        return anyAt(doc, path, 0, [&](const Json& v) {
+          if (!v.is_number_integer()) return false;
+          int status = v.get<int>();
+          return is_class ? status / 100 == cls - '0' : status == code;
+        });
+      });
+    } else if (key == "properties") {
+      // {"key": "value"} matches that value; {"key": null} only needs the key.
+      if (!value.is_object()) return invalidArgument("properties must be a JSON object");
+      conditions.push_back([wanted = value](const Json& doc) {
+        auto props = doc.find("properties");
+        if (props == doc.end() || !props->is_object()) return false;
+        for (const auto& [name, v] : wanted.items()) {
+          auto p = props->find(name);
+          if (p == props->end()) return false;
+          if (!v.is_null() && *p != v) return false;
+        }
+        return true;
+      });
     } else {
-      return invalidArgument(
-          fmt::format("filter '{}' is not supported (supported: status, channelID, clientID, "
-                      "request.timestamp)",
-                      key));
+      // Any other field (wasRerun, canRerun, autoRetry, request.method, childIDs, ...): an
+      // exact match, as OpenHIM passes it to MongoDB; an array field matches when it holds
+      // the value. OpenHIM sends childIDs as a JSON string.
+      Json wanted = value;
+      if (key == "childIDs" && value.is_string()) {
+        if (auto parsed = parseJson(value.get<std::string>()); parsed.has_value())
+          wanted = std::move(parsed).value();
+      }
+      conditions.push_back([wanted, path = split(key)](const Json& doc) {
+        return anyAt(doc, path, 0, [&](const Json& v) {
+          if (v == wanted) return true;
+          return v.is_array() && std::find(v.begin(), v.end(), wanted) != v.end();
+        });
+      });
     }
+  }
+  if (!conditions.empty()) {
+    f.matches = [conditions = std::move(conditions)](const Json& doc) {
+      return std::all_of(conditions.begin(), conditions.end(),
+                         [&](const auto& c) { return c(doc); });
+    };
   }
   return f;
 }

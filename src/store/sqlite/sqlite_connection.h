@@ -6,11 +6,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/result.h"
 #include "store/database.h"
@@ -44,6 +46,14 @@ class SqliteConnection {
   // Runs `work` in one transaction (BEGIN IMMEDIATE for Write, deferred BEGIN for Read):
   // commit when it returns ok, roll back when it fails or throws.
   Status transact(Access access, const Dialect& dialect, const Database::Work& work);
+  // Runs several write works in one transaction, each in its own savepoint: a work that
+  // fails (or throws) is rolled back alone; the others commit together. Returns one status
+  // per work that ran; a failed COMMIT fails every work that had succeeded. Before each work
+  // but the first, `stop` may end the group early: the works from there on do not run and
+  // get no status (the caller queues them again). One work: transact().
+  std::vector<Status> transactGroup(const Dialect& dialect,
+                                    std::span<const Database::Work* const> works,
+                                    const std::function<bool()>& stop);
 
   size_t cachedStatementCount() const { return cache_.size(); }
   const std::string& path() const { return path_; }

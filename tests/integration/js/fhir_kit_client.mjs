@@ -40,7 +40,8 @@ function startServer() {
   const portFile = path.join(dir, 'ports');
   server = childProcess.spawn(binary, [
     'serve', '--port-file', portFile, '--set', 'server.port=0', '--set', 'him.api_port=0',
-    '--set', 'fhir.port=0', '--set', `store.url=sqlite:${path.join(dir, 'chtlink.db')}`,
+    '--set', 'fhir.port=0', '--set', 'mediator.port=0',
+    '--set', 'cht_sim.port=0', '--set', 'sandbox.seed=false', '--set', `store.url=sqlite:${path.join(dir, 'chtlink.db')}`,
   ], {cwd: dir});
   server.stdout.on('data', (d) => { output += d; });
   server.stderr.on('data', (d) => { output += d; });
@@ -135,7 +136,11 @@ async function main() {
   const encounters = await client.search({resourceType: 'Encounter', searchParams: {subject: patientRef}});
   assert.equal(encounters.total, 1);
 
-  // Delete, then read is 410
+  // Delete: refused while Observations refer to the Patient (409, as HAPI), then allowed once
+  // they are gone; a read is then 410.
+  await assert.rejects(client.delete({resourceType: 'Patient', id: created.id}),
+                       (err) => err.response && err.response.status === 409);
+  for (const id of seen) await client.delete({resourceType: 'Observation', id});
   await client.delete({resourceType: 'Patient', id: created.id});
   await assert.rejects(client.read({resourceType: 'Patient', id: created.id}),
                        (err) => err.response && err.response.status === 410);

@@ -42,7 +42,8 @@ function startServer() {
   const portFile = path.join(dir, 'ports');
   server = childProcess.spawn(binary, [
     'serve', '--port-file', portFile, '--set', 'server.port=0', '--set', 'him.api_port=0',
-    '--set', 'fhir.port=0',
+    '--set', 'fhir.port=0', '--set', 'mediator.port=0',
+    '--set', 'cht_sim.port=0', '--set', 'sandbox.seed=false',
     '--set', `store.url=sqlite:${path.join(dir, 'chtlink.db')}`,
   ], {cwd: dir});
   server.stdout.on('data', (d) => { output += d; });

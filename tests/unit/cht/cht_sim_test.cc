@@ -6,12 +6,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <set>
+#include <tuple>
 
 #include "../script/script_platform_env.h"
 #include "cht/client/cht_client.h"
 #include "cht/emulator/doc_store.h"
 #include "cht/feed/pull_follower.h"
+#include "cht/feed/pull_runner.h"
 #include "cht/outbound/request.h"
 #include "fake_clock.h"
 #include "net/event_loop.h"
@@ -471,9 +475,11 @@ TEST_F(ChtSimTest, PullModeEnqueuesChangedPayloadsWithTheCheckpoint) {
   ASSERT_TRUE(store::migrate(**pull_db, feed::PullFollower::migrations()).has_value());
   OneCredential credentials;
   auto cht = client();
+  feed::PullOptions options;
+  options.read_ahead = false;  // each poll reads what the test just wrote
   auto follower = [&] {
     return std::make_unique<feed::PullFollower>(**pull_db, cht, *engine_, credentials, clock_,
-                                                queue::QueueOptions{}, feed::PullOptions{},
+                                                queue::QueueOptions{}, options,
                                                 testing::nullLogger());
   };
   auto jobs = [&] {
@@ -538,6 +544,241 @@ TEST_F(ChtSimTest, PullModeEnqueuesChangedPayloadsWithTheCheckpoint) {
         return static_cast<int64_t>(rows.size());
       });
   EXPECT_EQ(*errors, 1);
+}
+
+}  // namespace
+}  // namespace chtlink::cht::emulator
+
+namespace chtlink::cht::emulator {
+namespace {
+
+// The permission rows of cht.md 2.1 / 6.2 for users other than the admin.
+TEST_F(ChtSimTest, PermissionRowsForOnlineOfflineAndUnprivilegedUsers) {
+  auto cht = client();
+  auto place = cht.createPlace(json(R"({"name":"Branch","type":"district_hospital"})"));
+  ASSERT_TRUE(place.has_value()) << place.error().message;
+  auto person = cht.createPerson(json(R"({"name":"Amina","place":")" + place->id + R"("})"));
+  ASSERT_TRUE(person.has_value());
+  ASSERT_EQ(raw("POST", "/api/v2/users",
+                R"({"username":"geo","password":"Dakar1234","type":"chw","place":")" + place->id +
+                    R"(","contact":{"name":"Maria Blob"}})")
+                .status,
+            200);
+  ASSERT_EQ(raw("POST", "/api/v2/users",
+                R"({"username":"viewer","password":"Viewer-Pass-123","roles":["data_entry"]})")
+                .status,
+            200);
+  ASSERT_EQ(
+      raw("POST", "/api/v2/users",
+          R"({"username":"officer","password":"Officer-Pass-123","roles":["program_officer"]})")
+          .status,
+      200);
+  const std::string forbidden = R"({"code":403,"error":"Insufficient privileges"})";
+  auto as = [&](const std::string& user, const std::string& method, const std::string& path,
+                const std::string& body = "") {
+    const std::string password = user == "geo"      ? "Dakar1234"
+                                 : user == "viewer" ? "Viewer-Pass-123"
+                                                    : "Officer-Pass-123";
+    return raw(method, path, body, user, password);
+  };
+  // An online user with no permissions: only what every authenticated user may do.
+  EXPECT_EQ(as("viewer", "GET", "/api/v1/settings").status, 200);
+  for (const auto& [method, path, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"POST", "/api/v1/people", R"({"name":"X"})"},
+           {"POST", "/api/v1/places", R"({"name":"X","type":"district_hospital"})"},
+           {"POST", "/api/v2/records", R"({"_meta":{"form":"INTEROP_FOLLOW_UP"}})"},
+           {"GET", "/api/v1/person/" + person->id, ""},
+           {"GET", "/api/v2/users", ""},
+           {"POST", "/api/v2/users", R"({"username":"x","password":"Long-Pass-1"})"},
+           {"PUT", "/medic/viewer-doc", R"({"a":1})"},
+           {"POST", "/medic/_find", R"({"selector":{"type":"person"}})"},
+           {"GET", "/medic-sentinel/" + person->id + "-info", ""},
+           {"PUT", "/api/v1/credentials/k", "secret"}}) {
+    auto answer = as("viewer", method, path, body);
+    EXPECT_EQ(answer.status, 403) << method << " " << path;
+    EXPECT_EQ(answer.body, forbidden) << method << " " << path;
+  }
+  // The offline CHW: writes, but no online-only reads.
+  EXPECT_EQ(as("geo", "POST", "/api/v2/records",
+               R"({"_meta":{"form":"INTEROP_FOLLOW_UP"},"patient_uuid":")" + person->id + "\"}")
+                .status,
+            200);
+  EXPECT_EQ(as("geo", "GET", "/api/v1/person/" + person->id).status, 403);
+  EXPECT_EQ(as("geo", "POST", "/medic/_find", R"({"selector":{"type":"person"}})").status, 403);
+  EXPECT_EQ(as("geo", "GET", "/medic/_changes").status, 403);
+  EXPECT_EQ(as("geo", "GET", "/api/v2/users").status, 403);
+  // The program officer manages users and settings; credentials stay admin-only.
+  EXPECT_EQ(as("officer", "GET", "/api/v2/users").status, 200);
+  EXPECT_EQ(as("officer", "GET", "/api/v1/person/" + person->id).status, 200);
+  EXPECT_EQ(as("officer", "PUT", "/api/v1/settings", R"({"locale":"fr"})").status, 200);
+  EXPECT_EQ(as("officer", "PUT", "/api/v1/credentials/k", "secret").status, 403);
+  // No credentials on the changes feed either.
+  auto anonymous = raw("GET", "/medic/_changes", "", "");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.body, R"({"code":401,"error":"unauthorized"})");
+}
+
+TEST_F(ChtSimTest, ContinuousFeedIsOneLinePerChangeThenLastSeq) {
+  auto cht = client();
+  ASSERT_TRUE(cht.putDoc(json(R"({"_id":"a","v":1})")).has_value());
+  ASSERT_TRUE(cht.putDoc(json(R"({"_id":"b","v":1})")).has_value());
+  auto feed = raw("GET", "/medic/_changes?feed=continuous&since=0&include_docs=true");
+  ASSERT_EQ(feed.status, 200) << feed.body;
+  std::vector<OrderedJson> lines;
+  size_t start = 0;
+  for (size_t end; (end = feed.body.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(json(feed.body.substr(start, end - start)));
+  }
+  ASSERT_GE(lines.size(), 3u);
+  const auto& last = lines.back();
+  EXPECT_TRUE(last.contains("last_seq"));
+  EXPECT_EQ(lines[lines.size() - 2]["id"], "b");
+  EXPECT_EQ(lines[lines.size() - 2]["doc"]["v"], 1);
+  EXPECT_EQ(last["last_seq"], lines[lines.size() - 2]["seq"]);
+  // Nothing after `now`: the feed ends at its timeout with only the last_seq line.
+  auto idle = raw("GET", "/medic/_changes?feed=continuous&since=now&timeout=50");
+  EXPECT_EQ(
+      idle.body,
+      outbound::jsStringify(OrderedJson{{"last_seq", last["last_seq"]}, {"pending", 0}}) + "\n");
+  EXPECT_EQ(raw("GET", "/medic/_changes?feed=eventsourcing").status, 400);
+}
+
+class PullCredentials final : public outbound::CredentialStore {
+ public:
+  Result<std::optional<std::string>> get(std::string_view) override {
+    return std::optional<std::string>("pull-secret");
+  }
+};
+
+class PullTest : public ChtSimTest {
+ protected:
+  void SetUp() override {
+    ChtSimTest::SetUp();
+    auto db = testing::openTestDatabase(pull_dir_);
+    ASSERT_TRUE(db.has_value());
+    pull_db_ = std::move(db).value();
+    ASSERT_TRUE(store::migrate(*pull_db_, queue::migrations()).has_value());
+    ASSERT_TRUE(store::migrate(*pull_db_, feed::PullFollower::migrations()).has_value());
+    // Only pull mode sends in these tests.
+    ASSERT_TRUE(
+        client().putSettings(json(R"({"transitions":{"mark_for_outbound":false}})")).has_value());
+  }
+  std::vector<queue::HttpJob> jobs() {
+    std::vector<queue::HttpJob> out;
+    (void)pull_db_->run(store::Access::Read, [&](store::Transaction& tx) -> Status {
+      CHTLINK_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT payload FROM jobs ORDER BY id"));
+      for (size_t i = 0; i < rows.size(); ++i)
+        out.push_back(*queue::decodeHttpJob(rows.text(i, 0)));
+      return ok();
+    });
+    return out;
+  }
+  testing::TempDir pull_dir_;
+  std::unique_ptr<store::Database> pull_db_;
+  PullCredentials credentials_;
+};
+
+TEST_F(PullTest, SettingsAreReadAgainWhenTheSettingsDocChanges) {
+  auto cht = client();
+  feed::PullOptions options;
+  options.read_ahead = false;  // each poll reads what the test just wrote
+  feed::PullFollower follower(*pull_db_, cht, *engine_, credentials_, clock_, {}, options,
+                              testing::nullLogger());
+  auto person = cht.createPerson(json(
+      R"({"name":"Amina Otieno","sex":"female","date_of_birth":"1990-04-12","role":"patient"})"));
+  ASSERT_TRUE(person.has_value());
+  ASSERT_EQ(follower.pollOnce(false)->enqueued, 1u);
+  ASSERT_TRUE(
+      cht.putSettings(
+             json(R"({"outbound":{"FHIR_patient":{"destination":{"path":"/v2/patient"}}}})"))
+          .has_value());
+  auto stored = cht.getDoc(person->id);
+  (*stored)["sex"] = "male";
+  ASSERT_TRUE(cht.putDoc(*stored).has_value());
+  auto page = follower.pollOnce(false);
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  EXPECT_EQ(page->enqueued, 1u);
+  ASSERT_EQ(jobs().size(), 2u);
+  EXPECT_EQ(jobs()[1].url, receiver_.url("/v2/patient"));
+}
+
+TEST_F(PullTest, SettingsFromAFileReplaceCht) {
+  auto cht = client();
+  feed::PullOptions options;
+  options.app_settings = json(R"({"outbound":{"mine":{"relevant_to":"doc.kind === 'x'",
+      "destination":{"base_url":"http://127.0.0.1:9","path":"/in"},
+      "mapping":{"id":"doc._id","n":{"expr":"doc.n * 2"}}}}})");
+  feed::PullFollower follower(*pull_db_, cht, *engine_, credentials_, clock_, {}, options,
+                              testing::nullLogger());
+  ASSERT_TRUE(cht.putDoc(json(R"({"_id":"d1","kind":"x","n":21})")).has_value());
+  ASSERT_TRUE(cht.putDoc(json(R"({"_id":"d2","kind":"y","n":1})")).has_value());
+  auto page = follower.pollOnce(false);
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  EXPECT_EQ(page->enqueued, 1u);
+  ASSERT_EQ(jobs().size(), 1u);
+  EXPECT_EQ(jobs()[0].url, "http://127.0.0.1:9/in");
+  EXPECT_EQ(jobs()[0].body, R"({"id":"d1","n":42})");
+}
+
+TEST_F(PullTest, ReadAheadPagesEnqueueEveryDocumentOnceAndFollowTheCheckpoint) {
+  auto cht = client();
+  OrderedJson docs = OrderedJson::array();
+  for (int i = 0; i < 9; ++i) {
+    docs.push_back(json(R"({"_id":"p)" + std::to_string(i) +
+                        R"(","type":"person","role":"patient","name":"N","sex":"male",)"
+                        R"("date_of_birth":"2000-01-01"})"));
+  }
+  ASSERT_TRUE(cht.bulkDocs(docs).has_value());
+  feed::PullOptions options;
+  options.batch = 2;
+  feed::PullFollower follower(*pull_db_, cht, *engine_, credentials_, clock_, {}, options,
+                              testing::nullLogger());
+  auto drain = [&](int max_pages, size_t& enqueued, size_t& skipped) {
+    for (int page = 0; page < max_pages; ++page) {
+      auto result = follower.pollOnce(false);
+      ASSERT_TRUE(result.has_value()) << result.error().message;
+      enqueued += result->enqueued;
+      skipped += result->skipped;
+      if (result->changes == 0) break;
+    }
+  };
+  size_t enqueued = 0, skipped = 0;
+  drain(2, enqueued, skipped);  // two pages; the third is being read ahead
+  const size_t first = enqueued;
+  EXPECT_GT(first, 0u);
+  EXPECT_LT(first, 9u);
+  // Moving the checkpoint back drops the page read ahead: the first documents are read
+  // again and, their payloads unchanged, skipped by hash.
+  ASSERT_TRUE(follower.setCheckpoint("0").has_value());
+  drain(20, enqueued, skipped);
+  EXPECT_EQ(enqueued, 9u);
+  EXPECT_EQ(skipped, first);
+  std::set<std::string> bodies;
+  for (const auto& job : jobs()) bodies.insert(job.body);
+  EXPECT_EQ(bodies.size(), 9u);
+  EXPECT_EQ(jobs().size(), 9u);
+}
+
+TEST_F(PullTest, RunnerFollowsNewChangesAndStopsWithoutWaitingForTheLongpoll) {
+  auto cht = client();
+  feed::PullFollower follower(*pull_db_, cht, *engine_, credentials_, clock_, {}, {},
+                              testing::nullLogger());
+  std::atomic<int> notified{0};
+  feed::PullRunner runner(
+      follower, cht, std::chrono::milliseconds(4'000), [&] { ++notified; }, testing::nullLogger());
+  runner.start();
+  // Caught up at once (nothing relevant yet); then a new document arrives by longpoll.
+  ASSERT_TRUE(cht.createPerson(json(R"({"name":"Amina Otieno","sex":"female",)"
+                                    R"("date_of_birth":"1990-04-12","role":"patient"})"))
+                  .has_value());
+  ASSERT_TRUE(testing::waitUntil([&] { return jobs().size() == 1; }));
+  EXPECT_GE(notified.load(), 1);
+  // The runner is back in its longpoll (or about to be): stop well before the 4 s timeout.
+  const auto stopping = std::chrono::steady_clock::now();
+  runner.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::milliseconds(2'000));
+  EXPECT_EQ(jobs().size(), 1u);
 }
 
 }  // namespace

@@ -204,6 +204,16 @@ TEST(ConfigReferenceTest, DocsConfigurationMdIsUpToDate) {
          "docs/configuration.md`";
 }
 
+// The example production file must keep loading as settings change, and stay production.
+TEST(ConfigReferenceTest, ExampleProductionFileLoadsAndIsNotASandbox) {
+  auto config =
+      loadConfig(fromFile(std::string(CHTLINK_SOURCE_DIR) + "/docs/chtlink.example.toml"));
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->sandbox.mode, "off");
+  EXPECT_FALSE(config->cht_sim.enabled);
+  EXPECT_EQ(config->sources.at("store.url").rfind("file ", 0), 0u);
+}
+
 struct DurationCase {
   std::string text;
   int64_t ms;

@@ -1,5 +1,6 @@
-// FhirHarness: a FhirService over a fresh SQLite database in a TempDir, called in-process
-// (no sockets): call() builds a net::Request and waits for the Reply.
+// FhirHarness: a FhirService over a fresh database (SQLite in a TempDir, or a new schema on the
+// test run's PostgreSQL), called in-process (no sockets): call() builds a net::Request and
+// waits for the Reply. Suites run on both backends with TEST_P over bothBackends().
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 #include "fake_clock.h"
 #include "fhir/rest/fhir_service.h"
 #include "net/http.h"
+#include "postgres_server.h"
+#include "queue/queue.h"
 #include "store/database.h"
 #include "temp_dir.h"
 #include "test_database.h"
@@ -21,10 +24,12 @@ namespace chtlink::testing {
 
 class FhirHarness {
  public:
-  explicit FhirHarness(fhir::FhirOptions options = {}) : random_(42) {
+  explicit FhirHarness(TestBackend backend) : FhirHarness(fhir::FhirOptions{}, backend) {}
+  explicit FhirHarness(fhir::FhirOptions options = {}, TestBackend backend = TestBackend::Sqlite)
+      : random_(42) {
     store::StoreOptions so;
     so.read_connections = 2;
-    auto db = openTestDatabase(dir_, so);
+    auto db = openTestDatabase(backend, dir_.path(), so);
     if (!db.has_value()) {
       ADD_FAILURE() << db.error().message;
       return;
@@ -32,6 +37,9 @@ class FhirHarness {
     db_ = std::move(db).value();
     auto m = store::migrate(*db_, fhir::FhirService::migrations());
     if (!m.has_value()) ADD_FAILURE() << m.error().message;
+    // Writes matching a Subscription enqueue delivery jobs.
+    auto q = store::migrate(*db_, queue::migrations());
+    if (!q.has_value()) ADD_FAILURE() << q.error().message;
     options.public_base = "http://fhir.test/fhir";
     service_ = std::make_unique<fhir::FhirService>(*db_, clock_, random_, options, nullLogger());
   }
@@ -85,6 +93,7 @@ class FhirHarness {
 
   store::Database& db() { return *db_; }
   FakeClock& clock() { return clock_; }
+  fhir::FhirService& service() { return *service_; }
 
  private:
   TempDir dir_;

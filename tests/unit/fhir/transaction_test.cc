@@ -15,8 +15,12 @@ Json entry(const std::string& full_url, Json resource, const std::string& method
   return e;
 }
 
-TEST(TransactionTest, RewritesUrnUuidsAndConditionalReferences) {
-  FhirHarness h;
+class TransactionTest : public ::testing::TestWithParam<testing::TestBackend> {};
+INSTANTIATE_TEST_SUITE_P(Backends, TransactionTest, ::chtlink::testing::bothBackends(),
+                         ::chtlink::testing::backendParamName);
+
+TEST_P(TransactionTest, RewritesUrnUuidsAndConditionalReferences) {
+  FhirHarness h(GetParam());
   h.create(Json::parse(R"({"resourceType":"Organization","identifier":[{"value":"org-1"}]})"));
   Json bundle{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
   bundle["entry"].push_back(
@@ -52,8 +56,8 @@ TEST(TransactionTest, RewritesUrnUuidsAndConditionalReferences) {
   EXPECT_EQ(h.ids("/fhir/Encounter?subject=Patient/" + pid).size(), 2u);
 }
 
-TEST(TransactionTest, FailingFifthEntryLeavesNothingBehind) {
-  FhirHarness h;
+TEST_P(TransactionTest, FailingFifthEntryLeavesNothingBehind) {
+  FhirHarness h(GetParam());
   Json bundle{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
   for (int i = 0; i < 4; ++i)
     bundle["entry"].push_back(entry(
@@ -72,8 +76,8 @@ TEST(TransactionTest, FailingFifthEntryLeavesNothingBehind) {
   EXPECT_EQ(h.json(h.call("GET", "/fhir/_history"))["total"], 0);
 }
 
-TEST(TransactionTest, ProcessingOrderDeletesBeforeCreatesAndReadsLast) {
-  FhirHarness h;
+TEST_P(TransactionTest, ProcessingOrderDeletesBeforeCreatesAndReadsLast) {
+  FhirHarness h(GetParam());
   std::string old =
       h.create(Json::parse(R"({"resourceType":"Patient","identifier":[{"value":"old"}]})"))["id"];
   Json bundle{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", Json::array()}};
@@ -89,8 +93,8 @@ TEST(TransactionTest, ProcessingOrderDeletesBeforeCreatesAndReadsLast) {
   EXPECT_EQ(h.call("GET", "/fhir/Patient/" + old).status, 410);
 }
 
-TEST(TransactionTest, BatchReportsEachEntry) {
-  FhirHarness h;
+TEST_P(TransactionTest, BatchReportsEachEntry) {
+  FhirHarness h(GetParam());
   Json bundle{{"resourceType", "Bundle"}, {"type", "batch"}, {"entry", Json::array()}};
   bundle["entry"].push_back(
       entry("", Json::parse(R"({"resourceType":"Patient"})"), "POST", "Patient"));

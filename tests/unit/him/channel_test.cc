@@ -202,9 +202,13 @@ TEST(PollingScheduleTest, PollingChannelNeedsASupportedSchedule) {
               {"urlPattern", "^/poll$"},
               {"pollingSchedule", "*/5 * * * *"},
               {"routes", Json::array({{{"name", "r"}, {"host", "h"}, {"primary", true}}})}};
-  EXPECT_FALSE(validateChannelDocument(doc).has_value());
+  EXPECT_TRUE(validateChannelDocument(doc).has_value());
   doc["pollingSchedule"] = "5 minutes";
   EXPECT_TRUE(validateChannelDocument(doc).has_value());
+  doc["pollingSchedule"] = "*/5 * * *";
+  EXPECT_FALSE(validateChannelDocument(doc).has_value());
+  doc["pollingSchedule"] = "61 * * * *";
+  EXPECT_FALSE(validateChannelDocument(doc).has_value());
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "him/repository.h"
@@ -48,6 +51,61 @@ TEST(TransactionLogTest, BatchesFromManyThreadsAreAllWrittenAndLaterRecordsWin) 
                   .has_value());
   ASSERT_EQ(docs.size(), 1000u);
   for (const auto& d : docs) EXPECT_EQ(d["status"], "Successful") << d.dump();
+}
+
+// While the store's writer is busy, a final record replaces the buffered Processing one:
+// the transaction reaches the database once, in its final state.
+TEST(TransactionLogTest, ALaterRecordReplacesAnUnwrittenOne) {
+  chtlink::testing::TempDir dir;
+  auto db = chtlink::testing::openTestDatabase(dir);
+  ASSERT_TRUE(db.has_value());
+  ASSERT_TRUE(store::migrate(**db, migrations()).has_value());
+  TransactionLog log(**db, chtlink::testing::nullLogger());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  bool blocking = false;
+  // Holds the (single) writer until released, so the log's batches queue behind it.
+  (*db)->post(
+      store::Access::Write,
+      [&](store::Transaction&) -> Status {
+        std::unique_lock lock(mu);
+        blocking = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+        return ok();
+      },
+      [](Status) {});
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return blocking; }));
+  }
+  log.record(tx(1, "Processing"));  // posted: waits behind the blocker
+  log.record(tx(2, "Processing"));  // buffered
+  log.record(tx(3, "Processing"));  // buffered
+  log.record(tx(2, "Successful"));  // replaces t2's buffered version
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  log.flush();
+  EXPECT_EQ(log.written(), 3u);
+  EXPECT_EQ(log.dropped(), 0u);
+  std::vector<Json> docs;
+  ASSERT_TRUE((*db)
+                  ->run(store::Access::Read,
+                        [&](store::Transaction& t) -> Status {
+                          CHTLINK_ASSIGN_OR_RETURN(docs, listTransactions(t, {}));
+                          return ok();
+                        })
+                  .has_value());
+  ASSERT_EQ(docs.size(), 3u);
+  std::map<std::string, std::string> status;
+  for (const auto& d : docs) status[d["_id"]] = d["status"];
+  EXPECT_EQ(status["t1"], "Processing");
+  EXPECT_EQ(status["t2"], "Successful");
+  EXPECT_EQ(status["t3"], "Processing");
 }
 
 TEST(TransactionLogTest, InterruptedTransactionsAreMarkedFailed) {

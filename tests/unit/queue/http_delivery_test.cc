@@ -173,8 +173,10 @@ TEST(HttpDeliveryTest, UndecodablePayloadFailsNamingTheJob) {
 }
 
 class HttpDeliveryPoolTest : public QueueTest {};
+INSTANTIATE_TEST_SUITE_P(Backends, HttpDeliveryPoolTest, ::chtlink::testing::bothBackends(),
+                         ::chtlink::testing::backendParamName);
 
-TEST_F(HttpDeliveryPoolTest, RetriesA503ThenDelivers) {
+TEST_P(HttpDeliveryPoolTest, RetriesA503ThenDelivers) {
   int calls = 0;
   FakeHttpClient client([&](net::ClientRequest, net::HttpClient::Callback done) {
     done(status(++calls == 1 ? 503 : 201, "busy"));

@@ -32,6 +32,9 @@ class JobStoreTest : public QueueTest {
   }
 };
 
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::chtlink::testing::bothBackends(),
+                         ::chtlink::testing::backendParamName);
+
 TEST(JobStateTest, NamesRoundTrip) {
   for (JobState s : {JobState::Pending, JobState::Running, JobState::Done, JobState::Dead}) {
     EXPECT_EQ(parseJobState(jobStateName(s)), s);
@@ -39,7 +42,7 @@ TEST(JobStateTest, NamesRoundTrip) {
   EXPECT_EQ(parseJobState("finished"), std::nullopt);
 }
 
-TEST_F(JobStoreTest, EnqueueStoresAPendingJobDueNow) {
+TEST_P(JobStoreTest, EnqueueStoresAPendingJobDueNow) {
   JobSpec spec;
   spec.kind = "test";
   spec.destination = "cht:443";
@@ -60,7 +63,7 @@ TEST_F(JobStoreTest, EnqueueStoresAPendingJobDueNow) {
   EXPECT_FALSE(j.lease_expires_at.has_value());
 }
 
-TEST_F(JobStoreTest, EnqueueHonoursRunAtAndMaxAttempts) {
+TEST_P(JobStoreTest, EnqueueHonoursRunAtAndMaxAttempts) {
   JobSpec spec;
   spec.kind = "test";
   spec.max_attempts = 3;
@@ -71,7 +74,7 @@ TEST_F(JobStoreTest, EnqueueHonoursRunAtAndMaxAttempts) {
   EXPECT_EQ(job(*id).run_at, clock_.now() + std::chrono::minutes(5));
 }
 
-TEST_F(JobStoreTest, EnqueueRefusesABadSpec) {
+TEST_P(JobStoreTest, EnqueueRefusesABadSpec) {
   JobSpec spec;
   auto id = add(spec);
   ASSERT_FALSE(id.has_value());
@@ -81,7 +84,7 @@ TEST_F(JobStoreTest, EnqueueRefusesABadSpec) {
   EXPECT_FALSE(add(spec).has_value());
 }
 
-TEST_F(JobStoreTest, EnqueueCommitsAndRollsBackWithTheCallersTransaction) {
+TEST_P(JobStoreTest, EnqueueCommitsAndRollsBackWithTheCallersTransaction) {
   Status s = db_->run(store::Access::Write, [&](store::Transaction& tx) -> Status {
     JobSpec spec;
     spec.kind = "test";
@@ -97,7 +100,7 @@ TEST_F(JobStoreTest, EnqueueCommitsAndRollsBackWithTheCallersTransaction) {
   EXPECT_EQ(JobStore(*db_, clock_).depthByState()->at(JobState::Pending), 1);
 }
 
-TEST_F(JobStoreTest, DepthByStateListsEveryState) {
+TEST_P(JobStoreTest, DepthByStateListsEveryState) {
   JobStore store(*db_, clock_);
   auto empty = store.depthByState();
   ASSERT_TRUE(empty.has_value());
@@ -116,7 +119,7 @@ TEST_F(JobStoreTest, DepthByStateListsEveryState) {
   EXPECT_EQ(depth->at(JobState::Done), 0);
 }
 
-TEST_F(JobStoreTest, ListFiltersByStateAndKindInIdOrderWithPaging) {
+TEST_P(JobStoreTest, ListFiltersByStateAndKindInIdOrderWithPaging) {
   int64_t a = add("d", "test").value();
   int64_t b = add("d", "test").value();
   deliverAll(Outcome::fail("refused"));  // a, b dead
@@ -145,14 +148,14 @@ TEST_F(JobStoreTest, ListFiltersByStateAndKindInIdOrderWithPaging) {
   EXPECT_FALSE(store.list(page).has_value());
 }
 
-TEST_F(JobStoreTest, GetOfAMissingJobIsNotFound) {
+TEST_P(JobStoreTest, GetOfAMissingJobIsNotFound) {
   auto j = JobStore(*db_, clock_).get(999);
   ASSERT_FALSE(j.has_value());
   EXPECT_EQ(j.error().code, ErrorCode::NotFound);
   EXPECT_THAT(j.error().message, HasSubstr("999"));
 }
 
-TEST_F(JobStoreTest, ReplayMakesADeadJobDueNowWithAttemptsReset) {
+TEST_P(JobStoreTest, ReplayMakesADeadJobDueNowWithAttemptsReset) {
   int64_t id = add().value();
   deliverAll(Outcome::fail("400 bad request"));
   ASSERT_EQ(job(id).state, JobState::Dead);
@@ -167,7 +170,7 @@ TEST_F(JobStoreTest, ReplayMakesADeadJobDueNowWithAttemptsReset) {
   EXPECT_EQ(j.last_error, "400 bad request");  // kept as history
 }
 
-TEST_F(JobStoreTest, ReplayRefusesRunningAndDoneJobs) {
+TEST_P(JobStoreTest, ReplayRefusesRunningAndDoneJobs) {
   JobStore store(*db_, clock_);
   int64_t done_id = add().value();
   deliverAll(Outcome::delivered());
@@ -189,7 +192,7 @@ TEST_F(JobStoreTest, ReplayRefusesRunningAndDoneJobs) {
   EXPECT_EQ(store.replay(12345).error().code, ErrorCode::NotFound);
 }
 
-TEST_F(JobStoreTest, ReplayAllDeadCountsTheJobs) {
+TEST_P(JobStoreTest, ReplayAllDeadCountsTheJobs) {
   add().value();
   add().value();
   deliverAll(Outcome::fail("no"));
@@ -202,7 +205,7 @@ TEST_F(JobStoreTest, ReplayAllDeadCountsTheJobs) {
   EXPECT_EQ(store.replayAllDead().value(), 0);
 }
 
-TEST_F(JobStoreTest, RemoveDeletesAJobUnlessItIsRunning) {
+TEST_P(JobStoreTest, RemoveDeletesAJobUnlessItIsRunning) {
   JobStore store(*db_, clock_);
   int64_t dead = add().value();
   deliverAll(Outcome::fail("no"));
@@ -221,7 +224,7 @@ TEST_F(JobStoreTest, RemoveDeletesAJobUnlessItIsRunning) {
   EXPECT_TRUE(store.get(running).has_value());
 }
 
-TEST_F(JobStoreTest, PurgeDoneRemovesOnlyOldDeliveredJobs) {
+TEST_P(JobStoreTest, PurgeDoneRemovesOnlyOldDeliveredJobs) {
   int64_t old_done = add().value();
   deliverAll(Outcome::delivered());
   clock_.advance(std::chrono::hours(24));

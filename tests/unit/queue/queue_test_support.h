@@ -12,6 +12,7 @@
 
 #include "base/random.h"
 #include "fake_clock.h"
+#include "postgres_server.h"
 #include "queue/queue.h"
 #include "store/migrations.h"
 #include "temp_dir.h"
@@ -76,14 +77,26 @@ class ScriptedHandler final : public JobHandler {
   std::vector<std::pair<Job, std::function<void(Outcome)>>> held_;
 };
 
-class QueueTest : public ::testing::Test {
+// Runs on both backends: INSTANTIATE_TEST_SUITE_P(Backends, <Fixture>, ...) in each file.
+class QueueTest : public ::testing::TestWithParam<testing::TestBackend> {
  protected:
   void SetUp() override {
-    auto db = testing::openTestDatabase(dir_);
+    auto url = testing::freshTestDatabaseUrl(GetParam(), dir_.path());
+    ASSERT_TRUE(url.has_value()) << url.error().message;
+    url_ = *url;
+    auto db = open();
     ASSERT_TRUE(db.has_value()) << db.error().message;
     db_ = std::move(db).value();
     Status s = store::migrate(*db_, migrations(), clock_);
     ASSERT_TRUE(s.has_value()) << s.error().message;
+  }
+
+  // Another connection pool on the same database, as a second process would have.
+  Result<std::unique_ptr<store::Database>> open() {
+    store::StoreOptions options;
+    options.url = url_;
+    options.write_connections = 2;
+    return store::openDatabase(options, testing::nullLogger());
   }
 
   Result<int64_t> add(JobSpec spec) {
@@ -106,6 +119,7 @@ class QueueTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string url_;
   testing::FakeClock clock_;
   FixedRandom random_{1.0};
   QueueOptions options_;

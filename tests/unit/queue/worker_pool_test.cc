@@ -34,7 +34,10 @@ class WorkerPoolTest : public QueueTest {
   }
 };
 
-TEST_F(WorkerPoolTest, DeliveredJobIsDoneAndKeepsItsRow) {
+INSTANTIATE_TEST_SUITE_P(Backends, WorkerPoolTest, ::chtlink::testing::bothBackends(),
+                         ::chtlink::testing::backendParamName);
+
+TEST_P(WorkerPoolTest, DeliveredJobIsDoneAndKeepsItsRow) {
   int64_t id = add().value();
   auto pool = makePool();
   auto handler = answering(Outcome::delivered());
@@ -57,7 +60,7 @@ TEST_F(WorkerPoolTest, DeliveredJobIsDoneAndKeepsItsRow) {
   EXPECT_EQ(pool->pollOnce().value(), 0);  // nothing runs twice
 }
 
-TEST_F(WorkerPoolTest, ClaimSetsTheLease) {
+TEST_P(WorkerPoolTest, ClaimSetsTheLease) {
   int64_t id = add().value();
   auto pool = makePool();
   pool->addHandler("test", holding());
@@ -69,7 +72,7 @@ TEST_F(WorkerPoolTest, ClaimSetsTheLease) {
   EXPECT_EQ(j.lease_expires_at, clock_.now() + options_.lease);
 }
 
-TEST_F(WorkerPoolTest, RetriesAtTheBackoffTimesThenDeadLetters) {
+TEST_P(WorkerPoolTest, RetriesAtTheBackoffTimesThenDeadLetters) {
   options_.max_attempts = 3;
   options_.initial_backoff = milliseconds(1'000);
   options_.max_backoff = milliseconds(60'000);
@@ -103,7 +106,7 @@ TEST_F(WorkerPoolTest, RetriesAtTheBackoffTimesThenDeadLetters) {
   EXPECT_EQ(pool->pollOnce().value(), 0);
 }
 
-TEST_F(WorkerPoolTest, FailDeadLettersAtOnce) {
+TEST_P(WorkerPoolTest, FailDeadLettersAtOnce) {
   int64_t id = add().value();
   auto pool = makePool();
   pool->addHandler("test", answering(Outcome::fail("POST http://x/y answered 400: bad")));
@@ -115,7 +118,7 @@ TEST_F(WorkerPoolTest, FailDeadLettersAtOnce) {
   EXPECT_EQ(j.last_error, "POST http://x/y answered 400: bad");
 }
 
-TEST_F(WorkerPoolTest, AHandlerThatThrowsCountsAsARetry) {
+TEST_P(WorkerPoolTest, AHandlerThatThrowsCountsAsARetry) {
   int64_t id = add().value();
   auto pool = makePool();
   pool->addHandler("test",
@@ -129,7 +132,7 @@ TEST_F(WorkerPoolTest, AHandlerThatThrowsCountsAsARetry) {
   EXPECT_THAT(j.last_error, HasSubstr("parser exploded"));
 }
 
-TEST_F(WorkerPoolTest, ExpiredLeaseIsTakenOverAndTheLateOutcomeIsIgnored) {
+TEST_P(WorkerPoolTest, ExpiredLeaseIsTakenOverAndTheLateOutcomeIsIgnored) {
   int64_t id = add().value();
   auto pool_a = makePool();
   auto held = holding();
@@ -157,7 +160,7 @@ TEST_F(WorkerPoolTest, ExpiredLeaseIsTakenOverAndTheLateOutcomeIsIgnored) {
   EXPECT_EQ(j.last_error, "");
 }
 
-TEST_F(WorkerPoolTest, LeaseExpiredDuringTheLastAttemptDeadLetters) {
+TEST_P(WorkerPoolTest, LeaseExpiredDuringTheLastAttemptDeadLetters) {
   options_.max_attempts = 1;
   int64_t id = add().value();
   auto pool_a = makePool();
@@ -174,7 +177,7 @@ TEST_F(WorkerPoolTest, LeaseExpiredDuringTheLastAttemptDeadLetters) {
   EXPECT_TRUE(b_handler->seen().empty());
 }
 
-TEST_F(WorkerPoolTest, PerDestinationLimitHoldsWhileOtherDestinationsRun) {
+TEST_P(WorkerPoolTest, PerDestinationLimitHoldsWhileOtherDestinationsRun) {
   options_.concurrency_per_destination = 2;
   std::vector<int64_t> slow;
   for (int i = 0; i < 10; ++i) slow.push_back(add("slow").value());
@@ -214,7 +217,7 @@ TEST_F(WorkerPoolTest, PerDestinationLimitHoldsWhileOtherDestinationsRun) {
   for (int64_t id : slow) EXPECT_EQ(job(id).state, JobState::Done);
 }
 
-TEST_F(WorkerPoolTest, TotalConcurrencyAndClaimBatchLimitAClaim) {
+TEST_P(WorkerPoolTest, TotalConcurrencyAndClaimBatchLimitAClaim) {
   options_.concurrency = 5;
   options_.claim_batch = 3;
   for (int i = 0; i < 10; ++i) add("d" + std::to_string(i)).value();
@@ -228,7 +231,7 @@ TEST_F(WorkerPoolTest, TotalConcurrencyAndClaimBatchLimitAClaim) {
   EXPECT_EQ(pool->pollOnce().value(), 1);
 }
 
-TEST_F(WorkerPoolTest, ClaimsInRunAtThenIdOrder) {
+TEST_P(WorkerPoolTest, ClaimsInRunAtThenIdOrder) {
   options_.claim_batch = 1;
   auto at = [&](int seconds) {
     JobSpec spec;
@@ -249,7 +252,7 @@ TEST_F(WorkerPoolTest, ClaimsInRunAtThenIdOrder) {
   EXPECT_THAT(order, ::testing::ElementsAre(first, second, third, fourth));
 }
 
-TEST_F(WorkerPoolTest, SkippedDestinationsDoNotStarveOthersInALongQueue) {
+TEST_P(WorkerPoolTest, SkippedDestinationsDoNotStarveOthersInALongQueue) {
   options_.concurrency_per_destination = 1;
   options_.claim_batch = 4;  // scans 32 rows per claim
   for (int i = 0; i < 20; ++i) add("busy").value();
@@ -260,7 +263,7 @@ TEST_F(WorkerPoolTest, SkippedDestinationsDoNotStarveOthersInALongQueue) {
   EXPECT_EQ(job(other).state, JobState::Running);
 }
 
-TEST_F(WorkerPoolTest, JobsOfAnUnknownKindWaitWithoutCountingAttempts) {
+TEST_P(WorkerPoolTest, JobsOfAnUnknownKindWaitWithoutCountingAttempts) {
   options_.max_backoff = milliseconds(600'000);
   int64_t id = add("d", "nobody-handles-this").value();
   auto pool = makePool();
@@ -279,7 +282,7 @@ TEST_F(WorkerPoolTest, JobsOfAnUnknownKindWaitWithoutCountingAttempts) {
   EXPECT_EQ(other->pollOnce().value(), 1);
 }
 
-TEST_F(WorkerPoolTest, ReplayedDeadJobRunsAgain) {
+TEST_P(WorkerPoolTest, ReplayedDeadJobRunsAgain) {
   int64_t id = add().value();
   auto pool = makePool();
   int calls = 0;
@@ -298,7 +301,7 @@ TEST_F(WorkerPoolTest, ReplayedDeadJobRunsAgain) {
   EXPECT_EQ(job(id).attempts, 1);
 }
 
-TEST_F(WorkerPoolTest, AnOutcomeReportedTwiceCountsOnce) {
+TEST_P(WorkerPoolTest, AnOutcomeReportedTwiceCountsOnce) {
   int64_t id = add().value();
   auto pool = makePool();
   class Twice final : public JobHandler {
@@ -314,7 +317,7 @@ TEST_F(WorkerPoolTest, AnOutcomeReportedTwiceCountsOnce) {
   EXPECT_EQ(job(id).state, JobState::Done);
 }
 
-TEST_F(WorkerPoolTest, RunningPoolDeliversWhenNotifiedAndStops) {
+TEST_P(WorkerPoolTest, RunningPoolDeliversWhenNotifiedAndStops) {
   options_.poll_interval = std::chrono::hours(1);  // only notify() can wake it in time
   auto pool = makePool();
   std::atomic<int> handled{0};
@@ -355,7 +358,7 @@ TEST_F(WorkerPoolTest, RunningPoolDeliversWhenNotifiedAndStops) {
   EXPECT_EQ(handled.load(), 50);
 }
 
-TEST_F(WorkerPoolTest, DispatcherRespectsTheDestinationLimitAndWakesOnCompletion) {
+TEST_P(WorkerPoolTest, DispatcherRespectsTheDestinationLimitAndWakesOnCompletion) {
   options_.concurrency_per_destination = 2;
   options_.poll_interval = std::chrono::hours(1);
   for (int i = 0; i < 10; ++i) add("slow").value();
@@ -391,7 +394,7 @@ TEST_F(WorkerPoolTest, DispatcherRespectsTheDestinationLimitAndWakesOnCompletion
   pool->stop(milliseconds(1'000));
 }
 
-TEST_F(WorkerPoolTest, StopLeavesUnfinishedJobsLeasedAndIgnoresLateOutcomes) {
+TEST_P(WorkerPoolTest, StopLeavesUnfinishedJobsLeasedAndIgnoresLateOutcomes) {
   int64_t id = add().value();
   auto held = holding();
   {
@@ -412,7 +415,7 @@ TEST_F(WorkerPoolTest, StopLeavesUnfinishedJobsLeasedAndIgnoresLateOutcomes) {
   EXPECT_EQ(job(id).state, JobState::Done);
 }
 
-TEST_F(WorkerPoolTest, StopWaitsForJobsInFlightAndRecordsThem) {
+TEST_P(WorkerPoolTest, StopWaitsForJobsInFlightAndRecordsThem) {
   int64_t id = add().value();
   auto pool = makePool();
   auto held = holding();
@@ -426,6 +429,58 @@ TEST_F(WorkerPoolTest, StopWaitsForJobsInFlightAndRecordsThem) {
   pool->stop(milliseconds(10'000));
   answer.join();
   EXPECT_EQ(job(id).state, JobState::Done);
+}
+
+TEST_P(WorkerPoolTest, TwoProcessesClaimingAtOnceNeverTakeTheSameJob) {
+  constexpr int kJobs = 300;
+  Status added = db_->run(store::Access::Write, [&](store::Transaction& tx) -> Status {
+    for (int i = 0; i < kJobs; ++i) {
+      JobSpec spec;
+      spec.kind = "test";
+      spec.destination = "d" + std::to_string(i % 7);
+      spec.payload = "{}";
+      CHTLINK_TRY(enqueue(tx, spec, options_, clock_.now()));
+    }
+    return ok();
+  });
+  ASSERT_TRUE(added.has_value()) << added.error().message;
+  // The second "process": its own connections to the same database, its own pool.
+  auto other_db = open();
+  ASSERT_TRUE(other_db.has_value()) << other_db.error().message;
+  options_.claim_batch = 16;
+  WorkerPool pool_a(*db_, clock_, random_, options_, testing::nullLogger());
+  FixedRandom random_b{1.0};
+  WorkerPool pool_b(**other_db, clock_, random_b, options_, testing::nullLogger());
+  auto handler_a = answering(Outcome::delivered());
+  auto handler_b = answering(Outcome::delivered());
+  pool_a.addHandler("test", handler_a);
+  pool_b.addHandler("test", handler_b);
+
+  auto drain = [](WorkerPool& pool, std::atomic<bool>& failed) {
+    for (int round = 0; round < 200; ++round) {
+      auto n = pool.pollOnce();
+      if (!n.has_value() || !pool.flushOutcomes().has_value()) {
+        failed = true;
+        return;
+      }
+      if (*n == 0) return;
+    }
+  };
+  std::atomic<bool> failed{false};
+  std::thread b([&] { drain(pool_b, failed); });
+  drain(pool_a, failed);
+  b.join();
+  ASSERT_FALSE(failed.load());
+
+  std::map<int64_t, int> deliveries;
+  for (const auto& handler : {handler_a, handler_b}) {
+    for (const Job& j : handler->seen()) ++deliveries[j.id];
+  }
+  EXPECT_EQ(deliveries.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, times] : deliveries) EXPECT_EQ(times, 1) << "job " << id;
+  auto depth = JobStore(*db_, clock_).depthByState();
+  ASSERT_TRUE(depth.has_value());
+  EXPECT_EQ((*depth)[JobState::Done], kJobs);
 }
 
 }  // namespace
