@@ -82,6 +82,13 @@ struct ExtraListener {
   std::unique_ptr<net::Server> server;
 };
 
+// The bound port of listener `name`, 0 when it is not running.
+uint16_t portOf(const std::vector<std::pair<std::string, uint16_t>>& ports, std::string_view name) {
+  for (const auto& [n, p] : ports)
+    if (n == name) return p;
+  return 0;
+}
+
 net::Router buildRouter(const Clock& clock, std::chrono::steady_clock::time_point started,
                         prometheus::Registry& registry, store::Database& db) {
   auto& queue_jobs = prometheus::BuildGauge()
@@ -320,26 +327,24 @@ int serveCommand(const ServeArgs& args) {
     url.replace(url.find("{port}"), 6, std::to_string(*bound));
     log.info("{}: {}", listener.title, url);
   }
-  if (mediator && config->mediator.fhir_url.empty()) {
+  // Where each listener ended up (0: not running).
+  const SandboxPorts bound{config->him.enabled ? *port : uint16_t{0}, portOf(ports, "api"),
+                           portOf(ports, "fhir"), portOf(ports, "mediator"), portOf(ports, "cht")};
+  auto local = [](uint16_t p) { return "http://127.0.0.1:" + std::to_string(p); };
+  if (mediator && config->mediator.fhir_url.empty() && bound.fhir != 0) {
     // No external FHIR configured: chtlink's own FHIR listener, at its bound port.
-    for (const auto& [name, bound] : ports) {
-      if (name == "fhir") {
-        mediator->setFhirUrl("http://127.0.0.1:" + std::to_string(bound) + config->fhir.base_path);
-      }
-    }
+    mediator->setFhirUrl(local(bound.fhir) + config->fhir.base_path);
   }
   if (mediator && sandbox && config->sandbox.seed) {
     // The sandbox mediator talks to this process's cht-sim and registers with its admin API,
     // as the reference mediator does with CHT and OpenHIM, unless configured otherwise (or
     // seeding is off: tests that bring their own configuration).
-    for (const auto& [name, bound] : ports) {
-      if (name == "cht" && config->mediator.cht_url.empty())
-        mediator->setChtUrl("http://127.0.0.1:" + std::to_string(bound), "admin", "password");
-      if (name == "api" && config->mediator.openhim_api_url.empty())
-        mediator->setOpenhimApi((config->him.api_tls ? "https" : "http") +
-                                    std::string("://127.0.0.1:") + std::to_string(bound),
-                                kSandboxRootUser, kSandboxRootPassword);
-    }
+    if (bound.cht != 0 && config->mediator.cht_url.empty())
+      mediator->setChtUrl(local(bound.cht), "admin", "password");
+    if (bound.api != 0 && config->mediator.openhim_api_url.empty())
+      mediator->setOpenhimApi((config->him.api_tls ? "https" : "http") +
+                                  std::string("://127.0.0.1:") + std::to_string(bound.api),
+                              kSandboxRootUser, kSandboxRootPassword);
   }
   if (!args.port_file.empty()) {
     if (Status s = writePortFile(args.port_file, ports); !s.has_value()) {
@@ -350,24 +355,15 @@ int serveCommand(const ServeArgs& args) {
   workers.start();
   std::unique_ptr<SandboxConfigurator> sandbox_configurator;
   if (sandbox) {
-    SandboxPorts sandbox_ports;
-    for (const auto& [name, bound] : ports) {
-      if (name == "server") sandbox_ports.router = bound;
-      if (name == "api") sandbox_ports.api = bound;
-      if (name == "fhir") sandbox_ports.fhir = bound;
-      if (name == "mediator") sandbox_ports.mediator = bound;
-      if (name == "cht") sandbox_ports.cht = bound;
-    }
-    if (!config->him.enabled) sandbox_ports.router = 0;
-    if (config->sandbox.seed && sandbox_ports.api != 0) {
+    if (config->sandbox.seed && bound.api != 0) {
       sandbox_configurator =
-          std::make_unique<SandboxConfigurator>(*client, sandbox_ports, *config, loggers.main);
+          std::make_unique<SandboxConfigurator>(*client, bound, *config, loggers.main);
     }
     std::error_code ec;
     auto data_dir = std::filesystem::absolute(config->him.data_dir, ec).lexically_normal();
     // A table for a person at a terminal; with JSON logs every output line stays JSON.
     if (config->log.format == "text") {
-      std::cout << sandboxBanner(*config, sandbox_ports, data_dir.string()) << std::endl;
+      std::cout << sandboxBanner(*config, bound, data_dir.string()) << std::endl;
     } else {
       log.info("sandbox mode: data in {}; public development passwords (see README)",
                data_dir.string());
@@ -389,12 +385,8 @@ int serveCommand(const ServeArgs& args) {
   });
   loop.start();
   if (sandbox_configurator) sandbox_configurator->start();
-  if (mediator) {
-    for (const auto& [name, bound] : ports) {
-      if (name == "mediator")
-        mediator->startRegistration(bound, openhim_client ? *openhim_client : *client);
-    }
-  }
+  if (mediator)
+    mediator->startRegistration(bound.mediator, openhim_client ? *openhim_client : *client);
   log.info("ready: store {}, http {}://{}:{}", (*db)->describe(),
            config->server.tls ? "https" : "http", config->server.host, *port);
 

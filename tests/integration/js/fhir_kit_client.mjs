@@ -3,11 +3,12 @@
 //
 // usage: node fhir_kit_client.mjs <chtlink binary> <npm node_modules dir>
 import assert from 'node:assert/strict';
-import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
+
+import serveProcess from './serve_process.js';
 
 const [binary, nodeModules] = process.argv.slice(2);
 if (!binary || !nodeModules) {
@@ -19,50 +20,25 @@ const {Client} = await import(
 
 const deadline = setTimeout(() => fail(new Error('timed out after 50 s')), 50000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chtlink-fhir-js-'));
-let server;
-let output = '';
+let serve;  // the chtlink serve process, once started
 
 function cleanup() {
   clearTimeout(deadline);
-  if (server && server.exitCode === null) server.kill('SIGTERM');
+  if (serve && serve.child.exitCode === null) serve.child.kill('SIGTERM');
   fs.rmSync(dir, {recursive: true, force: true});
 }
 
 function fail(err) {
   console.error('FAIL (fhir-kit-client):', (err && err.stack) || err,
                 err && err.response ? JSON.stringify(err.response.data) : '');
-  if (server) console.error('chtlink output:\n' + output);
+  if (serve) console.error('chtlink output:\n' + serve.output);
   cleanup();
   process.exit(1);
 }
 
 function startServer() {
-  const portFile = path.join(dir, 'ports');
-  server = childProcess.spawn(binary, [
-    'serve', '--port-file', portFile, '--set', 'server.port=0', '--set', 'him.api_port=0',
-    '--set', 'fhir.port=0', '--set', 'mediator.port=0',
-    '--set', 'cht_sim.port=0', '--set', 'sandbox.seed=false', '--set', `store.url=sqlite:${path.join(dir, 'chtlink.db')}`,
-  ], {cwd: dir});
-  server.stdout.on('data', (d) => { output += d; });
-  server.stderr.on('data', (d) => { output += d; });
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (fs.existsSync(portFile)) {
-        const ports = {};
-        for (const line of fs.readFileSync(portFile, 'utf8').split('\n')) {
-          const [name, port] = line.split('=');
-          if (name) ports[name] = Number(port);
-        }
-        return resolve(ports);
-      }
-      if (server.exitCode !== null || Date.now() - started > 15000) {
-        return reject(new Error('chtlink did not start'));
-      }
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
+  serve = serveProcess.startServe(binary, dir, 15000);
+  return serve.ports;
 }
 
 async function main() {

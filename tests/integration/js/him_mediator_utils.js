@@ -5,11 +5,12 @@
 'use strict';
 
 const assert = require('assert');
-const childProcess = require('child_process');
 const fs = require('fs');
 const https = require('https');
 const os = require('os');
 const path = require('path');
+
+const {startServe} = require('./serve_process.js');
 
 const [binaryArg, version, nodeModules] = process.argv.slice(2);
 const binary = binaryArg && path.resolve(binaryArg);
@@ -21,51 +22,25 @@ const utils = require(path.resolve(nodeModules, `openhim-mediator-utils-${versio
 
 const deadline = setTimeout(() => fail(new Error('timed out after 25 s')), 25000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chtlink-him-js-'));
-let server;
+let serve;  // the chtlink serve process, once started
 
 function cleanup() {
   clearTimeout(deadline);
   utils.deactivateHeartbeat();
-  if (server && server.exitCode === null) server.kill('SIGTERM');
+  if (serve && serve.child.exitCode === null) serve.child.kill('SIGTERM');
   fs.rmSync(dir, {recursive: true, force: true});
 }
 
 function fail(err) {
   console.error(`FAIL (openhim-mediator-utils ${version}):`, err && err.stack || err);
-  if (server) console.error('chtlink output:\n' + output);
+  if (serve) console.error('chtlink output:\n' + serve.output);
   cleanup();
   process.exit(1);
 }
 
-let output = '';
 function startServer() {
-  const portFile = path.join(dir, 'ports');
-  server = childProcess.spawn(binary, [
-    'serve', '--port-file', portFile, '--set', 'server.port=0', '--set', 'him.api_port=0',
-    '--set', 'fhir.port=0', '--set', 'mediator.port=0',
-    '--set', 'cht_sim.port=0', '--set', 'sandbox.seed=false',
-    '--set', `store.url=sqlite:${path.join(dir, 'chtlink.db')}`,
-  ], {cwd: dir});
-  server.stdout.on('data', (d) => { output += d; });
-  server.stderr.on('data', (d) => { output += d; });
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (fs.existsSync(portFile)) {
-        const ports = {};
-        for (const line of fs.readFileSync(portFile, 'utf8').split('\n')) {
-          const [name, port] = line.split('=');
-          if (name) ports[name] = Number(port);
-        }
-        return resolve(ports);
-      }
-      if (server.exitCode !== null || Date.now() - started > 10000) {
-        return reject(new Error('chtlink did not start'));
-      }
-      setTimeout(poll, 20);
-    };
-    poll();
-  });
+  serve = startServe(binary, dir, 10000);
+  return serve.ports;
 }
 
 // A call to the admin API as root with Basic auth (verification off: self-signed).
