@@ -18,4 +18,10 @@ Result<Json> parseJson(std::string_view text, int max_depth = 128);
 // Serialises without throwing: invalid UTF-8 in strings is replaced, never an exception.
 std::string dumpJson(const Json& value, int indent = -1);
 
+// Appends `text` as a quoted JSON string, escaped as dumpJson escapes it (invalid UTF-8
+// replaced by U+FFFD). For writers of a known document shape that go straight to text
+// instead of building a Json tree first (the router's transaction log: one tree per request
+// cost more than the serialisation itself).
+void appendJsonString(std::string& out, std::string_view text);
+
 }  // namespace chtlink

@@ -50,17 +50,7 @@ bool isHopByHop(std::string_view name, std::string_view connection_header) {
   return false;
 }
 
-Json headersToJson(const net::Headers& headers) {
-  Json out = Json::object();
-  for (const auto& [name, value] : headers.all()) {
-    if (out.contains(name)) {
-      out[name] = out[name].get<std::string>() + ", " + value;
-    } else {
-      out[name] = value;
-    }
-  }
-  return out;
-}
+Json errorJson(std::string_view message) { return {{"message", message}, {"stack", ""}}; }
 
 bool sendsBody(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
@@ -109,12 +99,11 @@ struct ChannelRouter::Exchange {
   std::optional<net::Reply> reply;            // empty for reruns
   std::shared_ptr<const RoutingState> state;  // keeps `channel` alive
   const Channel* channel = nullptr;
-  std::string tx_id;
   std::string client_id;  // clientID string, for X-OpenHIM-ClientID
   std::chrono::steady_clock::time_point started;
 
   std::mutex mu;
-  Json doc;
+  TransactionRecord record;
   size_t pending = 0;
   int primary_status = 0;
   std::vector<int> secondary_statuses;
@@ -132,12 +121,12 @@ ChannelRouter::ChannelRouter(const RoutingTable& table, net::HttpClient& client,
       options_(options),
       log_(std::move(log)) {}
 
-std::string ChannelRouter::cap(std::string body, bool* truncated) const {
-  if (body.size() <= options_.max_stored_body_bytes) return body;
+std::string ChannelRouter::cap(std::string_view body, bool* truncated) const {
+  if (body.size() <= options_.max_stored_body_bytes) return std::string(body);
   if (truncated) *truncated = true;
-  body.resize(options_.max_stored_body_bytes);
-  body += "\n[truncated ...]";
-  return body;
+  std::string kept(body.substr(0, options_.max_stored_body_bytes));
+  kept += "\n[truncated ...]";
+  return kept;
 }
 
 void ChannelRouter::handle(net::Request request, net::Reply reply) {
@@ -193,7 +182,6 @@ void ChannelRouter::handle(net::Request request, net::Reply reply) {
   exchange->state = std::move(state);
   exchange->channel = channel;
   exchange->reply = std::move(reply);
-  exchange->tx_id = newObjectId(clock_, random_);
   exchange->started = clock_.steadyNow();
 
   std::string host_header(request.headers.get("Host"));
@@ -208,48 +196,43 @@ void ChannelRouter::handle(net::Request request, net::Reply reply) {
   if (!host_header.empty()) request.headers.set("X-Forwarded-Host", host_header);
   request.headers.set("X-Forwarded-Proto", "http");
 
-  Json doc = newTransaction(request, *channel, exchange->tx_id,
-                            client != nullptr ? client->value("_id", "") : "");
-  request.headers.set("X-OpenHIM-TransactionID", exchange->tx_id);
+  exchange->record = newTransaction(request, *channel, newObjectId(clock_, random_),
+                                    client != nullptr ? client->value("_id", "") : "");
+  request.headers.set("X-OpenHIM-TransactionID", exchange->record.id);
   exchange->request = std::move(request);
-  exchange->doc = std::move(doc);
-  transactions_.record(exchange->doc);
+  transactions_.record(exchange->record);
   forward(std::move(exchange));
 }
 
-Json ChannelRouter::newTransaction(const net::Request& request, const Channel& channel,
-                                   const std::string& tx_id, const std::string& client_object_id) {
-  std::string host_header(request.headers.get("Host"));
+TransactionRecord ChannelRouter::newTransaction(const net::Request& request, const Channel& channel,
+                                                std::string tx_id, std::string client_object_id) {
+  std::string_view host_header = request.headers.get("Host");
   size_t colon = host_header.rfind(':');
-  std::string host = host_header.substr(0, colon);
-  std::string port = colon == std::string::npos ? "" : host_header.substr(colon + 1);
+  auto stored = std::make_shared<RecordedRequest>();
+  stored->host = std::string(host_header.substr(0, colon));
+  stored->port =
+      colon == std::string_view::npos ? std::string() : std::string(host_header.substr(colon + 1));
+  stored->path = request.path;
+  stored->querystring = request.query;
+  stored->method = request.method;
+  for (const auto& [name, value] : request.headers.all())
+    if (!iequals(name, "Authorization")) stored->headers.emplace_back(name, value);
   bool truncated = false;
-  Json headers = headersToJson(request.headers);
-  headers.erase("Authorization");
-  headers.erase("authorization");
-  std::string stored_body = channel.request_body ? cap(request.body, &truncated) : "";
+  if (channel.request_body) stored->body = cap(request.body, &truncated);
   bool body_lost = !channel.request_body && sendsBody(request.method) && !request.body.empty();
-  return {{"_id", tx_id},
-          {"status", "Processing"},
-          {"clientID", client_object_id},
-          {"clientIP", request.remote_address},
-          {"channelID", channel.id},
-          {"request",
-           {{"host", host},
-            {"port", port},
-            {"path", request.path},
-            {"querystring", request.query},
-            {"method", request.method},
-            {"headers", std::move(headers)},
-            {"body", std::move(stored_body)},
-            {"timestamp", isoTime(clock_.now())}}},
-          {"orchestrations", Json::array()},
-          {"routes", Json::array()},
-          {"properties", Json::object()},
-          {"canRerun", !truncated && !body_lost},
-          {"autoRetry", false},
-          {"wasRerun", false},
-          {"childIDs", Json::array()}};
+  TimePoint now = clock_.now();
+  stored->timestamp = isoTime(now);
+
+  TransactionRecord record;
+  record.id = std::move(tx_id);
+  record.status = "Processing";
+  record.client_id = std::move(client_object_id);
+  record.client_ip = request.remote_address;
+  record.channel_id = channel.id;
+  record.request_ts_ms = toUnixMillis(now);
+  record.request = std::move(stored);
+  record.can_rerun = !truncated && !body_lost;
+  return record;
 }
 
 Status ChannelRouter::poll(const std::string& channel_id, TimePoint last_run) {
@@ -268,12 +251,11 @@ Status ChannelRouter::poll(const std::string& channel_id, TimePoint last_run) {
   auto exchange = std::make_shared<Exchange>();
   exchange->state = std::move(state);
   exchange->channel = channel;
-  exchange->tx_id = newObjectId(clock_, random_);
   exchange->started = clock_.steadyNow();
-  exchange->doc = newTransaction(request, *channel, exchange->tx_id, "");
-  request.headers.set("X-OpenHIM-TransactionID", exchange->tx_id);
+  exchange->record = newTransaction(request, *channel, newObjectId(clock_, random_), "");
+  request.headers.set("X-OpenHIM-TransactionID", exchange->record.id);
   exchange->request = std::move(request);
-  transactions_.record(exchange->doc);
+  transactions_.record(exchange->record);
   forward(std::move(exchange));
   return ok();
 }
@@ -309,24 +291,39 @@ Status ChannelRouter::rerun(const Json& original, const std::string& child_id) {
   auto exchange = std::make_shared<Exchange>();
   exchange->state = std::move(state);
   exchange->channel = channel;
-  exchange->tx_id = child_id;
   exchange->started = clock_.steadyNow();
   exchange->client_id = std::string(request.headers.get("X-OpenHIM-ClientID"));
-  Json doc = original;
-  doc["_id"] = child_id;
-  doc["status"] = "Processing";
-  doc["parentID"] = original.value("_id", "");
-  doc["request"]["timestamp"] = isoTime(clock_.now());
-  doc["orchestrations"] = Json::array();
-  doc["routes"] = Json::array();
-  doc["childIDs"] = Json::array();
-  doc["wasRerun"] = false;
-  doc.erase("response");
-  doc.erase("error");
+  // The child keeps the original's request as stored (host, port, headers); only the time
+  // is new.
+  auto child_request = std::make_shared<RecordedRequest>();
+  child_request->host = stored.value("host", "");
+  if (auto it = stored.find("port"); it != stored.end() && it->is_number_integer()) {
+    child_request->port = it->get<int>();
+  } else if (it != stored.end() && it->is_string()) {
+    child_request->port = it->get<std::string>();
+  }
+  child_request->path = request.path;
+  child_request->querystring = request.query;
+  child_request->method = request.method;
+  for (const auto& [name, value] : request.headers.all())
+    child_request->headers.emplace_back(name, value);
+  child_request->body = request.body;
+  TimePoint now = clock_.now();
+  child_request->timestamp = isoTime(now);
+  TransactionRecord& record = exchange->record;
+  record.id = child_id;
+  record.status = "Processing";
+  record.client_id = original.value("clientID", "");
+  record.client_ip = request.remote_address;
+  record.channel_id = channel_id;
+  record.request_ts_ms = toUnixMillis(now);
+  record.request = std::move(child_request);
+  if (auto it = original.find("properties"); it != original.end() && it->is_object())
+    record.properties = *it;
+  record.parent_id = original.value("_id", "");
   request.headers.set("X-OpenHIM-TransactionID", child_id);
   exchange->request = std::move(request);
-  exchange->doc = std::move(doc);
-  transactions_.record(exchange->doc);
+  transactions_.record(exchange->record);
   forward(std::move(exchange));
   return ok();
 }
@@ -344,11 +341,11 @@ void ChannelRouter::forward(std::shared_ptr<Exchange> exchange) {
     answerClient(exchange, refusal(500, "no_primary_route",
                                    fmt::format("channel '{}' has no enabled primary route",
                                                exchange->channel->name)));
-    std::lock_guard lock(exchange->mu);
-    exchange->primary_status = 500;
-    exchange->doc["error"] = {{"message", "channel has no enabled primary route"}, {"stack", ""}};
-  }
-  if (now.empty()) {
+    {
+      std::lock_guard lock(exchange->mu);
+      exchange->primary_status = 500;
+      exchange->record.error = errorJson("channel has no enabled primary route");
+    }
     complete(exchange);
     return;
   }
@@ -358,7 +355,6 @@ void ChannelRouter::forward(std::shared_ptr<Exchange> exchange) {
 void ChannelRouter::sendRoute(const std::shared_ptr<Exchange>& exchange, size_t route_index) {
   const Route& route = exchange->channel->routes[route_index];
   const net::Request& in = exchange->request;
-  int64_t started_ms = toUnixMillis(clock_.now());
 
   net::ClientRequest out;
   out.method = in.method;
@@ -378,27 +374,26 @@ void ChannelRouter::sendRoute(const std::shared_ptr<Exchange>& exchange, size_t 
   if (sendsBody(in.method)) out.body = in.body;
   out.timeout = exchange->channel->timeout.value_or(options_.router_timeout);
 
-  Json request_doc = {{"host", route.host},
-                      {"port", route.port},
-                      {"path", target},
-                      {"method", in.method},
-                      {"headers", headersToJson(out.headers)},
-                      {"body", exchange->channel->request_body ? cap(out.body) : ""},
-                      {"timestamp", isoTime(fromUnixMillis(started_ms))}};
+  RecordedRequest sent;
+  sent.host = route.host;
+  sent.port = static_cast<int>(route.port);
+  sent.path = std::move(target);
+  sent.method = in.method;
+  sent.headers = out.headers.all();
+  if (exchange->channel->request_body) sent.body = cap(out.body);
+  sent.timestamp = isoTime(clock_.now());
   if (!path.has_value()) {
-    finishRoute(exchange, route_index, path.error(), started_ms, std::move(request_doc));
+    finishRoute(exchange, route_index, path.error(), std::move(sent));
     return;
   }
-  client_.send(std::move(out), [this, exchange, route_index, started_ms,
-                                request_doc = std::move(request_doc)](
+  client_.send(std::move(out), [this, exchange, route_index, sent = std::move(sent)](
                                    Result<net::ClientResponse> result) mutable {
-    finishRoute(exchange, route_index, std::move(result), started_ms, std::move(request_doc));
+    finishRoute(exchange, route_index, std::move(result), std::move(sent));
   });
 }
 
 void ChannelRouter::finishRoute(const std::shared_ptr<Exchange>& exchange, size_t route_index,
-                                Result<net::ClientResponse> result, int64_t /*started_ms*/,
-                                Json request_doc) {
+                                Result<net::ClientResponse> result, RecordedRequest sent) {
   const Route& route = exchange->channel->routes[route_index];
   const Channel& channel = *exchange->channel;
   std::string now = isoTime(clock_.now());
@@ -410,28 +405,24 @@ void ChannelRouter::finishRoute(const std::shared_ptr<Exchange>& exchange, size_
                         : result.error().message;
   }
 
+  RecordedRoute entry{route.name, std::move(sent), std::nullopt, std::nullopt};
+  if (result.has_value()) {
+    entry.response = RecordedResponse{result->status, result->headers.all(),
+                                      channel.response_body ? cap(result->body) : "", now};
+  } else {
+    entry.error = error_message;
+  }
+
   if (!route.primary) {
     std::lock_guard lock(exchange->mu);
-    Json entry = {{"name", route.name}, {"request", std::move(request_doc)}};
-    if (result.has_value()) {
-      entry["response"] = {{"status", result->status},
-                           {"headers", headersToJson(result->headers)},
-                           {"body", channel.response_body ? cap(result->body) : ""},
-                           {"timestamp", now}};
-      exchange->secondary_statuses.push_back(result->status);
-    } else {
-      entry["error"] = {{"message", error_message}, {"stack", ""}};
-      exchange->secondary_statuses.push_back(500);
-    }
-    exchange->doc["routes"].push_back(std::move(entry));
-    if (--exchange->pending == 0) {
-      // complete() takes the lock itself.
-    } else {
-      return;
-    }
+    exchange->secondary_statuses.push_back(result.has_value() ? result->status : 500);
+    exchange->record.routes.push_back(std::move(entry));
+    // complete() takes the lock itself.
+    if (--exchange->pending != 0) return;
   } else {
     net::Response to_client;
-    Json orchestration = {{"name", route.name}, {"request", std::move(request_doc)}};
+    Json mediator_doc;
+    bool mediator = false;
     if (!result.has_value()) {
       if (log_) log_->warn("channel '{}' route '{}': {}", channel.name, route.name, error_message);
       to_client =
@@ -439,11 +430,9 @@ void ChannelRouter::finishRoute(const std::shared_ptr<Exchange>& exchange, size_
                   fmt::format("An internal server error occurred: channel '{}' route "
                               "'{}' ({}:{}) failed: {}",
                               channel.name, route.name, route.host, route.port, error_message));
-      orchestration["error"] = {{"message", error_message}, {"stack", ""}};
     } else {
       std::string_view content_type = result->headers.get("Content-Type");
-      bool mediator = content_type.find(kMediatorType) != std::string_view::npos;
-      Json mediator_doc;
+      mediator = content_type.find(kMediatorType) != std::string_view::npos;
       if (mediator) {
         auto parsed = parseJson(result->body);
         if (parsed.has_value() && parsed->is_object() && (*parsed)["response"].is_object() &&
@@ -478,39 +467,32 @@ void ChannelRouter::finishRoute(const std::shared_ptr<Exchange>& exchange, size_
           if (isHopByHop(name, connection)) continue;
           to_client.headers.add(name, value);
         }
-        to_client.body = result->body;
+        to_client.body = std::move(result->body);
       }
-      orchestration["response"] = {{"status", result->status},
-                                   {"headers", headersToJson(result->headers)},
-                                   {"body", channel.response_body ? cap(result->body) : ""},
-                                   {"timestamp", now}};
+    }
+    to_client.headers.set("X-OpenHIM-TransactionID", exchange->record.id);
+    {
       std::lock_guard lock(exchange->mu);
+      TransactionRecord& record = exchange->record;
       if (mediator) {
         if (auto it = mediator_doc.find("orchestrations");
             it != mediator_doc.end() && it->is_array()) {
-          for (auto& o : *it) exchange->doc["orchestrations"].push_back(o);
+          for (auto& o : *it) record.mediator_orchestrations.push_back(std::move(o));
         }
         if (auto it = mediator_doc.find("properties");
             it != mediator_doc.end() && it->is_object()) {
-          exchange->doc["properties"] = *it;
+          record.properties = std::move(*it);
         }
         if (auto it = mediator_doc.find("status"); it != mediator_doc.end() && it->is_string())
           exchange->mediator_status = it->get<std::string>();
         if (auto it = mediator_doc.find("error"); it != mediator_doc.end() && it->is_object())
-          exchange->doc["error"] = *it;
+          record.error = std::move(*it);
       }
-    }
-    to_client.headers.set("X-OpenHIM-TransactionID", exchange->tx_id);
-    {
-      std::lock_guard lock(exchange->mu);
-      if (!error_message.empty())
-        exchange->doc["error"] = {{"message", error_message}, {"stack", ""}};
-      exchange->doc["orchestrations"].push_back(std::move(orchestration));
+      if (!error_message.empty()) record.error = errorJson(error_message);
+      record.orchestrations.push_back(std::move(entry));
       exchange->primary_status = to_client.status;
-      exchange->doc["response"] = {{"status", to_client.status},
-                                   {"headers", headersToJson(to_client.headers)},
-                                   {"body", channel.response_body ? cap(to_client.body) : ""},
-                                   {"timestamp", now}};
+      record.response = RecordedResponse{to_client.status, to_client.headers.all(),
+                                         channel.response_body ? cap(to_client.body) : "", now};
     }
     answerClient(exchange, std::move(to_client));
 
@@ -539,18 +521,18 @@ void ChannelRouter::answerClient(const std::shared_ptr<Exchange>& exchange,
 }
 
 void ChannelRouter::complete(const std::shared_ptr<Exchange>& exchange) {
-  Json doc;
+  TransactionRecord record;
   {
     std::lock_guard lock(exchange->mu);
-    exchange->doc["status"] = exchange->mediator_status.value_or(
+    exchange->record.status = exchange->mediator_status.value_or(
         finalStatus(exchange->primary_status, exchange->secondary_statuses));
     auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(clock_.steadyNow() -
                                                                          exchange->started);
-    exchange->doc["durationMs"] = static_cast<double>(elapsed.count()) / 1000.0;
-    // Every route has finished: nothing reads the document after this.
-    doc = std::move(exchange->doc);
+    exchange->record.duration_ms = static_cast<double>(elapsed.count()) / 1000.0;
+    // Every route has finished: nothing reads the record after this.
+    record = std::move(exchange->record);
   }
-  transactions_.record(std::move(doc));
+  transactions_.record(std::move(record));
 }
 
 }  // namespace chtlink::him

@@ -53,16 +53,17 @@ class ChannelRouter {
   Status poll(const std::string& channel_id, TimePoint last_run);
 
  private:
-  Json newTransaction(const net::Request& request, const Channel& channel, const std::string& tx_id,
-                      const std::string& client_object_id);
+  // The Processing record of a new transaction for `request` on `channel`.
+  TransactionRecord newTransaction(const net::Request& request, const Channel& channel,
+                                   std::string tx_id, std::string client_object_id);
   struct Exchange;
   void forward(std::shared_ptr<Exchange> exchange);
   void sendRoute(const std::shared_ptr<Exchange>& exchange, size_t route_index);
   void finishRoute(const std::shared_ptr<Exchange>& exchange, size_t route_index,
-                   Result<net::ClientResponse> result, int64_t started_ms, Json request_doc);
+                   Result<net::ClientResponse> result, RecordedRequest sent);
   void answerClient(const std::shared_ptr<Exchange>& exchange, net::Response response);
   void complete(const std::shared_ptr<Exchange>& exchange);
-  std::string cap(std::string body, bool* truncated = nullptr) const;
+  std::string cap(std::string_view body, bool* truncated = nullptr) const;
 
   const RoutingTable& table_;
   net::HttpClient& client_;

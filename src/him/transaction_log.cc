@@ -2,14 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
-#include "him/repository.h"
-
 namespace chtlink::him {
 namespace {
 
-std::string idOf(const Json& doc) {
-  auto it = doc.find("_id");
-  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+// The same row repository.h's upsertTransactions writes for a Json document.
+Status upsertRecords(store::Transaction& tx, const std::vector<TransactionRecord>& records) {
+  for (const auto& r : records) {
+    CHTLINK_TRY(tx.execute(
+        "INSERT INTO him_transactions (id, channel_id, client_id, status, request_ts, doc)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+        " doc = excluded.doc",
+        {r.id, r.channel_id, r.client_id, r.status, r.request_ts_ms, r.toJson()}));
+  }
+  return ok();
 }
 
 }  // namespace
@@ -20,10 +25,9 @@ TransactionLog::TransactionLog(store::Database& db, std::shared_ptr<spdlog::logg
 
 TransactionLog::~TransactionLog() { flush(); }
 
-void TransactionLog::buffer(Json doc) {
-  std::string id = idOf(doc);
-  if (auto it = index_.find(id); it != index_.end() && !id.empty()) {
-    buffer_[it->second] = std::move(doc);
+void TransactionLog::buffer(TransactionRecord record) {
+  if (auto it = index_.find(record.id); it != index_.end() && !record.id.empty()) {
+    buffer_[it->second] = std::move(record);
     return;
   }
   if (buffer_.size() >= max_buffered_) {
@@ -31,23 +35,21 @@ void TransactionLog::buffer(Json doc) {
     ++dropped_;
     reindex();
   }
-  buffer_.push_back(std::move(doc));
-  if (!id.empty()) index_.emplace(std::move(id), buffer_.size() - 1);
+  buffer_.push_back(std::move(record));
+  if (!buffer_.back().id.empty()) index_.emplace(buffer_.back().id, buffer_.size() - 1);
 }
 
 void TransactionLog::reindex() {
   index_.clear();
-  for (size_t i = 0; i < buffer_.size(); ++i) {
-    std::string id = idOf(buffer_[i]);
-    if (!id.empty()) index_[std::move(id)] = i;
-  }
+  for (size_t i = 0; i < buffer_.size(); ++i)
+    if (!buffer_[i].id.empty()) index_[buffer_[i].id] = i;
 }
 
-void TransactionLog::record(Json doc) {
-  std::vector<Json> batch;
+void TransactionLog::record(TransactionRecord record) {
+  std::vector<TransactionRecord> batch;
   {
     std::lock_guard lock(mu_);
-    buffer(std::move(doc));
+    buffer(std::move(record));
     if (writing_) return;
     writing_ = true;
     batch.swap(buffer_);
@@ -57,16 +59,15 @@ void TransactionLog::record(Json doc) {
 }
 
 // Called without mu_ held: when the pool refuses the work, post() runs `done` right here.
-void TransactionLog::post(std::vector<Json> docs) {
-  auto batch = std::make_shared<std::vector<Json>>(std::move(docs));
+void TransactionLog::post(std::vector<TransactionRecord> records) {
+  auto batch = std::make_shared<std::vector<TransactionRecord>>(std::move(records));
   db_.post(
-      store::Access::Write,
-      [batch](store::Transaction& tx) { return upsertTransactions(tx, *batch); },
+      store::Access::Write, [batch](store::Transaction& tx) { return upsertRecords(tx, *batch); },
       [this, batch](Status status) { onWritten(std::move(status), std::move(*batch)); });
 }
 
-void TransactionLog::onWritten(Status status, std::vector<Json> batch) {
-  std::vector<Json> next;
+void TransactionLog::onWritten(Status status, std::vector<TransactionRecord> batch) {
+  std::vector<TransactionRecord> next;
   {
     std::lock_guard lock(mu_);
     if (!status.has_value()) {
@@ -75,10 +76,10 @@ void TransactionLog::onWritten(Status status, std::vector<Json> batch) {
                    batch.size(), status.error().message);
       }
       // Back in front, keeping order; a newer version recorded meanwhile wins.
-      std::vector<Json> newer = std::move(buffer_);
+      std::vector<TransactionRecord> newer = std::move(buffer_);
       buffer_ = std::move(batch);
       reindex();
-      for (auto& doc : newer) buffer(std::move(doc));
+      for (auto& record : newer) buffer(std::move(record));
       if (buffer_.size() > max_buffered_) {
         size_t excess = buffer_.size() - max_buffered_;
         buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(excess));
@@ -105,7 +106,7 @@ void TransactionLog::onWritten(Status status, std::vector<Json> batch) {
 
 void TransactionLog::flush() {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    std::vector<Json> batch;
+    std::vector<TransactionRecord> batch;
     {
       std::unique_lock lock(mu_);
       idle_.wait(lock, [&] { return !writing_; });

@@ -1,12 +1,12 @@
 // TransactionLog: writes router transactions to the store in batches, off the I/O thread.
 //
-// record() only appends the document to an in-memory buffer and, when no write is in flight,
+// record() only appends the record to an in-memory buffer and, when no write is in flight,
 // posts one to the store's writer; every document that arrives while a write runs goes into
 // the next batch. So under load a batch holds what arrived during one commit, and the hot
 // path never waits for the database (it takes one mutex for a few pointer moves; JSON is
 // serialised on the store's thread).
 //
-// Documents are keyed by `_id`: a record of a transaction whose earlier version is still in
+// Records are keyed by id: a record of a transaction whose earlier version is still in
 // the buffer replaces that version in place. The router records each transaction twice
 // (`Processing` when it starts, the final document when every route has finished), so under
 // load most short exchanges reach the database once, in their final state, which halves the
@@ -32,7 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/json.h"
+#include "him/transaction_record.h"
 #include "store/database.h"
 
 namespace spdlog {
@@ -49,9 +49,9 @@ class TransactionLog {
   TransactionLog(const TransactionLog&) = delete;
   TransactionLog& operator=(const TransactionLog&) = delete;
 
-  // Queues an insert-or-replace of `doc` (keyed by its `_id`); replaces a not yet written
-  // version of the same document.
-  void record(Json doc);
+  // Queues an insert-or-replace of the transaction `record.id`; replaces a not yet written
+  // version of the same transaction.
+  void record(TransactionRecord record);
   // Blocks until everything recorded before the call is committed or has failed. Not on an
   // I/O thread.
   void flush();
@@ -61,18 +61,18 @@ class TransactionLog {
 
  private:
   // Appends to buffer_ or replaces the buffered version with the same _id. mu_ held.
-  void buffer(Json doc);
+  void buffer(TransactionRecord record);
   void reindex();  // rebuilds index_ after buffer_ changed wholesale. mu_ held.
-  void post(std::vector<Json> docs);
-  void onWritten(Status status, std::vector<Json> batch);
+  void post(std::vector<TransactionRecord> records);
+  void onWritten(Status status, std::vector<TransactionRecord> batch);
 
   store::Database& db_;
   std::shared_ptr<spdlog::logger> log_;
   size_t max_buffered_;
   mutable std::mutex mu_;
   std::condition_variable idle_;
-  std::vector<Json> buffer_;
-  std::unordered_map<std::string, size_t> index_;  // _id -> position in buffer_
+  std::vector<TransactionRecord> buffer_;
+  std::unordered_map<std::string, size_t> index_;  // id -> position in buffer_
   bool writing_ = false;
   uint64_t dropped_ = 0;
   uint64_t written_ = 0;

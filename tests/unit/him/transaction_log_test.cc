@@ -14,7 +14,18 @@
 namespace chtlink::him {
 namespace {
 
-Json tx(int i, const std::string& status) {
+TransactionRecord tx(int i, const std::string& status) {
+  TransactionRecord record;
+  record.id = "t" + std::to_string(i);
+  record.status = status;
+  record.channel_id = "c";
+  auto request = std::make_shared<RecordedRequest>();
+  request->timestamp = "2024-05-01T10:11:12.000Z";
+  record.request = std::move(request);
+  return record;
+}
+
+Json txDoc(int i, const std::string& status) {
   return {{"_id", "t" + std::to_string(i)},
           {"status", status},
           {"channelID", "c"},
@@ -113,9 +124,9 @@ TEST(TransactionLogTest, InterruptedTransactionsAreMarkedFailed) {
   auto db = chtlink::testing::openTestDatabase(dir);
   ASSERT_TRUE(db.has_value());
   ASSERT_TRUE(store::migrate(**db, migrations()).has_value());
-  Json done = tx(2, "Successful");
+  Json done = txDoc(2, "Successful");
   done["response"] = {{"status", 200}};
-  std::vector<Json> docs = {tx(1, "Processing"), done};
+  std::vector<Json> docs = {txDoc(1, "Processing"), done};
   ASSERT_TRUE((*db)
                   ->run(store::Access::Write,
                         [&](store::Transaction& t) { return upsertTransactions(t, docs); })
