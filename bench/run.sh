@@ -59,6 +59,8 @@ mkdir -p "$work/nginx/www"
 head -c "$size" /dev/zero | tr '\0' 'x' >"$work/nginx/www/health.json"
 nginx_port=$((port + 1))
 while ss -ltn | awk '{print $4}' | grep -q ":$nginx_port\$"; do nginx_port=$((nginx_port + 1)); done
+nginx_proxy_port=$((nginx_port + 1))
+while ss -ltn | awk '{print $4}' | grep -q ":$nginx_proxy_port\$"; do nginx_proxy_port=$((nginx_proxy_port + 1)); done
 cat >"$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
 pid $work/nginx/nginx.pid;
@@ -72,6 +74,13 @@ http {
   server {
     listen 127.0.0.1:$nginx_port;
     location / { root $work/nginx/www; default_type application/json; }
+  }
+  # nginx as a reverse proxy to itself, keep-alive upstream: what a proxy hop costs on this
+  # machine (wrk, the proxy and the upstream share its cores), the reference for the router.
+  upstream self { server 127.0.0.1:$nginx_port; keepalive 256; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$nginx_proxy_port;
+    location / { proxy_pass http://self; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
 NGINX
@@ -102,8 +111,15 @@ bench_auth="Authorization: Basic $(printf 'bench:bench-password' | base64)"
 curl -sf -H "$bench_auth" "http://127.0.0.1:$port/health.json" >/dev/null || { echo "router check failed:"; curl -s -H "$bench_auth" "http://127.0.0.1:$port/health.json"; tail -5 "$work/chtlink.log"; exit 1; }
 read -r r_rps r_p50 r_p99 < <(run_wrk "http://127.0.0.1:$port/health.json" -H "$bench_auth")
 read -r d_rps d_p50 d_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/health.json" -H "$bench_auth")
+read -r x_rps x_p50 x_p99 < <(run_wrk "http://127.0.0.1:$nginx_proxy_port/health.json" -H "$bench_auth")
 router_ratio=$(awk -v a="$r_rps" -v b="$d_rps" 'BEGIN { printf "%.2f", a/b }')
+proxy_ratio=$(awk -v a="$x_rps" -v b="$d_rps" 'BEGIN { printf "%.2f", a/b }')
+router_vs_proxy=$(awk -v a="$r_rps" -v b="$x_rps" 'BEGIN { printf "%.2f", a/b }')
 router_added=$(awk -v a="$(to_ms "$r_p50")" -v b="$(to_ms "$d_p50")" 'BEGIN { printf "%.3f", a-b }')
+# Latency the router adds to one request, without queueing: one connection at a time.
+read -r r1_rps r1_p50 r1_p99 < <(threads=1 connections=1 run_wrk "http://127.0.0.1:$port/health.json" -H "$bench_auth")
+read -r d1_rps d1_p50 d1_p99 < <(threads=1 connections=1 run_wrk "http://127.0.0.1:$nginx_port/health.json" -H "$bench_auth")
+router_added_1=$(awk -v a="$(to_ms "$r1_p50")" -v b="$(to_ms "$d1_p50")" 'BEGIN { printf "%.3f", a-b }')
 
 # --- Queue: enqueue + deliver vs direct HTTP ----------------------------------------------
 queue_json=$(build/release/bench/queue_throughput 20000 64)
@@ -144,6 +160,37 @@ pg_json=$(build/release/bench/pg_scaleout "$(head -1 "$work/pg.state")" \
 build/release/tests/support/postgres_test_server stop "$work/pg.state" >/dev/null
 pj() { echo "$pg_json" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 
+# --- Footprint: `chtlink serve` in sandbox mode (the first README command) with a fresh data
+# folder: time to every port bound (the port file is written then), resident memory once its
+# own set-up (channels, mediator registration) is done and idle, then after one
+# `chtlink demo ltfu` (VmRSS; VmHWM = the peak so far) -----------------------------------
+sandbox=$work/sandbox
+mkdir -p "$sandbox"
+started_ns=$(date +%s%N)
+"$bin" serve --set sandbox.mode=on --set server.port=0 --set him.api_port=0 --set "him.data_dir=$sandbox" \
+  --set fhir.port=0 --set mediator.port=0 --set cht_sim.port=0 --set "store.url=sqlite:$sandbox/chtlink.db" \
+  --port-file "$sandbox/port" >"$sandbox/serve.log" 2>&1 &
+sandbox_pid=$!
+pids+=($sandbox_pid)
+for _ in $(seq 1 1000); do [ -s "$sandbox/port" ] && break; sleep 0.005; done
+[ -s "$sandbox/port" ] || { echo "sandbox serve did not start:"; cat "$sandbox/serve.log"; exit 1; }
+ready_ms=$(( ($(date +%s%N) - started_ns) / 1000000 ))
+sb_port=$(sed -n "s/^server=//p" "$sandbox/port")
+sb_cht=$(sed -n "s/^cht=//p" "$sandbox/port")
+for _ in $(seq 1 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -u interop-client:interop-password "http://127.0.0.1:$sb_port/mediator/")" = 200 ] && break
+  sleep 0.05
+done
+sleep 1  # idle: let the start-up's last writes and heartbeat settle
+status_mb() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$sandbox_pid/status"; }
+idle_rss=$(status_mb VmRSS)
+idle_hwm=$(status_mb VmHWM)
+"$bin" demo ltfu --url "http://127.0.0.1:$sb_port" --cht-url "http://127.0.0.1:$sb_cht" >"$sandbox/demo.log" 2>&1 \
+  || { echo "chtlink demo ltfu failed against the sandbox:"; tail -20 "$sandbox/demo.log"; exit 1; }
+demo_rss=$(status_mb VmRSS)
+demo_hwm=$(status_mb VmHWM)
+kill "$sandbox_pid"
+
 echo
 echo "chtlink benchmarks ($(nproc) cores, wrk -t$threads -c$connections -d${seconds}s, $(date -u +%Y-%m-%d))"
 printf '%-44s %12s %10s %10s %8s %s\n' "benchmark" "rate/s" "p50 ms" "p99 ms" "ratio" "target"
@@ -153,6 +200,9 @@ printf '%-44s %12s %10s %10s %8s %s\n' "queue: enqueue + deliver (20000 jobs)" "
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: direct HTTP POST, same client" "$q_direct" "-" "-" "1.00" ""
 printf '%-44s %12s %10s %10s %8s %s\n' "him router: channel to nginx (auth + tx log)" "$r_rps" "$(to_ms "$r_p50")" "$(to_ms "$r_p99")" "$router_ratio" ">= 0.70; added p50 ${router_added} ms (< 0.2)"
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: nginx directly, same file" "$d_rps" "$(to_ms "$d_p50")" "$(to_ms "$d_p99")" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "  reference: nginx as reverse proxy to it" "$x_rps" "$(to_ms "$x_p50")" "$(to_ms "$x_p99")" "$proxy_ratio" "router = ${router_vs_proxy} of nginx proxying"
+printf '%-44s %12s %10s %10s %8s %s\n' "him router, 1 connection (added latency)" "$r1_rps" "$(to_ms "$r1_p50")" "$(to_ms "$r1_p99")" "-" "added p50 ${router_added_1} ms (< 0.2)"
+printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: nginx directly, 1 connection" "$d1_rps" "$(to_ms "$d1_p50")" "$(to_ms "$d1_p99")" "-" ""
 printf '%-44s %12s %10s %10s %8s %s\n' "FHIR create Patient (16 conns)" "$(fj creates_per_s)" "$(fj create_p50_ms)" "$(fj create_p99_ms)" "$(fj create_vs_raw_ratio)" ">= 5000/s, >= 0.30 of raw"
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: raw SQLite insert, same JSON" "$(fj raw_sqlite_inserts_per_s)" "-" "-" "1.00" ""
 printf '%-44s %12s %10s %10s %8s %s\n' "FHIR read Patient by id" "$(fj reads_per_s)" "$(fj read_p50_ms)" "$(fj read_p99_ms)" "-" ">= 20000/s"
@@ -171,6 +221,9 @@ printf '%-44s %12s %10s %10s %8s %s\n' "mediator POST /patient -> stored (16 con
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: direct FHIR create, same Patient" "$(mj direct_creates_per_s)" "$(mj direct_p50_ms)" "$(mj direct_p99_ms)" "1.00" ""
 printf '%-44s %12s %10s %10s %8s %s\n' "CHT pull backfill, reference mapping (docs)" "$(cj reference_docs_per_s)" "-" "-" "$(cj ratio)" ">= 5000 docs/s"
 printf '%-44s %12s %10s %10s %8s %s\n' "  baseline: trivial mapping, same docs" "$(cj trivial_docs_per_s)" "-" "-" "1.00" ""
+printf '%-44s %12s %10s %10s %8s %s\n' "serve idle RSS (sandbox)" "$idle_rss MB" "-" "-" "-" "<= 60 MB; peak so far $idle_hwm MB"
+printf '%-44s %12s %10s %10s %8s %s\n' "  after chtlink demo ltfu" "$demo_rss MB" "-" "-" "-" "peak $demo_hwm MB"
+printf '%-44s %12s %10s %10s %8s %s\n' "serve start-up to all ports bound (sandbox)" "$ready_ms ms" "-" "-" "-" "< 1000 ms"
 for metric in creates reads jobs; do
   case $metric in creates) what="FHIR create Patient";; reads) what="FHIR read Patient";; jobs) what="queue jobs delivered";; esac
   printf '%-44s %12s %10s %10s %8s %s\n' "$what, PostgreSQL, 1 instance" "$(pj pg_1_${metric}_per_s)" "-" "-" "$(pj pg_1_${metric}_per_s_ratio)" "vs SQLite, 1 instance"

@@ -93,6 +93,9 @@ Result<std::unique_ptr<ChtService>> ChtService::create(Deps deps, const ChtOptio
     parts->sim_router = parts->sim->router();
   }
   if (pull) {
+    if (cht.leader_retry < std::chrono::milliseconds(100)) {
+      return invalidArgument("cht.leader_retry must be at least 100ms", "bad_config");
+    }
     feed::PullOptions options;
     options.checkpoint = cht.checkpoint;
     options.batch = cht.batch;
@@ -114,15 +117,31 @@ Result<std::unique_ptr<ChtService>> ChtService::create(Deps deps, const ChtOptio
         parts->credentials.values[key] = value.get<std::string>();
       }
     }
-    auto client =
-        ChtClient::create(deps.http, ChtClientOptions{cht.url, cht.username, cht.password, {}});
+    // The request timeout stays the client's default: a longpoll waits `cht.longpoll` plus
+    // that, so a quiet feed's answer always arrives before the request times out.
+    ChtClientOptions client_options;
+    client_options.url = cht.url;
+    client_options.username = cht.username;
+    client_options.password = cht.password;
+    auto client = ChtClient::create(deps.http, client_options);
     if (!client) return client.error().withContext("cht.url: ");
     parts->client.emplace(std::move(client).value());
     parts->follower = std::make_unique<feed::PullFollower>(
         deps.database, *parts->client, *parts->engine, parts->credentials, deps.clock, deps.queue,
         options, deps.logger);
-    parts->runner = std::make_unique<feed::PullRunner>(
-        *parts->follower, *parts->client, cht.longpoll, deps.notify_queue, deps.logger);
+    // Named after the checkpoint, the state the followers share: processes that resume
+    // from one checkpoint must not follow at once, whatever URL spelling they were given.
+    feed::PullLeadership leadership;
+    leadership.lock_name = "cht-pull:" + cht.checkpoint;
+    leadership.retry = cht.leader_retry;
+    if (deps.on_pull_role) {
+      leadership.on_role = [on_role = deps.on_pull_role](feed::PullRole role) {
+        on_role(feed::pullRoleName(role));
+      };
+    }
+    parts->runner = std::make_unique<feed::PullRunner>(*parts->follower, *parts->client,
+                                                       cht.longpoll, deps.notify_queue, deps.logger,
+                                                       &deps.database, std::move(leadership));
   }
   return std::unique_ptr<ChtService>(new ChtService(std::move(parts)));
 }
@@ -141,7 +160,8 @@ void ChtService::start() {
   if (parts_->runner) {
     parts_->runner->start();
     if (parts_->logger) {
-      parts_->logger->info("pull mode: following {}/medic/_changes", parts_->client->baseUrl());
+      parts_->logger->info("pull mode: {}/medic/_changes (followed by one process at a time)",
+                           parts_->client->baseUrl());
     }
   }
 }

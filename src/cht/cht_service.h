@@ -2,7 +2,9 @@
 //
 // - Pull mode (cht.mode = "pull"): a PullRunner follows the CHT's changes feed and enqueues
 //   one "http" delivery job per changed outbound payload, in the transaction that advances
-//   the checkpoint (feed/pull_follower.h).
+//   the checkpoint (feed/pull_follower.h). Of several processes sharing the database, the
+//   one holding the advisory lock "cht-pull:<cht.checkpoint>" follows; the others stand by
+//   and take over when it dies (feed/pull_runner.h).
 // - cht-sim (cht_sim.enabled): the CHT emulator in serve's store, its router served on a
 //   listener of its own. Its Sentinel keeps CHT's push semantics (a synchronous attempt,
 //   task:outbound:<id> docs, the scheduler of cht.md 3.5) rather than the queue's: the
@@ -51,6 +53,9 @@ class ChtService {
     // Wakes the queue's workers after pull mode enqueued jobs.
     std::function<void()> notify_queue;
     std::shared_ptr<spdlog::logger> logger;
+    // Pull mode's role among the processes sharing the database, at each change: "leader"
+    // (follows the feed) or "standby" (a string literal). Runs on the pull thread.
+    std::function<void(const char* role)> on_pull_role;
   };
   // Reads settings_file and credentials_file (errors name the file) and builds the parts
   // that are switched on. `router_url` is where seeded cht-sim configs push when

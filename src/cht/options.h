@@ -26,6 +26,9 @@ struct ChtOptions {
   int batch = 500;                      // changes read per page
   std::chrono::milliseconds longpoll{30'000};
   int max_attempts = 0;  // per delivery job; 0 = queue.max_attempts
+  // Several processes on one database: one follows the feed (the holder of an advisory lock
+  // named after the checkpoint); the others try to take over this often.
+  std::chrono::milliseconds leader_retry{5'000};
 };
 
 // [cht_sim]: the CHT emulator as one more listener of serve, sharing its store.

@@ -89,17 +89,21 @@ uint16_t portOf(const std::vector<std::pair<std::string, uint16_t>>& ports, std:
   return 0;
 }
 
+// `pull_role`: pull mode's role among the processes sharing the database ("leader",
+// "standby"; null when pull mode is off or has not decided yet), shown by /health.
 net::Router buildRouter(const Clock& clock, std::chrono::steady_clock::time_point started,
-                        prometheus::Registry& registry, store::Database& db) {
+                        prometheus::Registry& registry, store::Database& db,
+                        const std::atomic<const char*>& pull_role) {
   auto& queue_jobs = prometheus::BuildGauge()
                          .Name("chtlink_queue_jobs")
                          .Help("Jobs in the durable queue, by state")
                          .Register(registry);
   net::Router router;
-  router.add("GET", "/health", [&clock, started](net::Request, net::Reply reply) {
+  router.add("GET", "/health", [&clock, started, &pull_role](net::Request, net::Reply reply) {
     double uptime = std::chrono::duration<double>(clock.steadyNow() - started).count();
-    reply(net::Response::json(
-        200, {{"status", "ok"}, {"uptime_seconds", uptime}, {"version", CHTLINK_VERSION}}));
+    Json body{{"status", "ok"}, {"uptime_seconds", uptime}, {"version", CHTLINK_VERSION}};
+    if (const char* role = pull_role.load()) body["cht_pull"] = role;
+    reply(net::Response::json(200, body));
   });
   // Queue depth is read on the database pool, never on this I/O thread.
   router.add("GET", "/metrics", [&registry, &db, &queue_jobs](net::Request, net::Reply reply) {
@@ -202,7 +206,8 @@ int serveCommand(const ServeArgs& args) {
   // him: the router answers every request on this server that /health and /metrics do not;
   // its admin API has a listener of its own.
   std::unique_ptr<him::Him> him;
-  net::Router router = buildRouter(clock, started, registry, **db);
+  std::atomic<const char*> pull_role{nullptr};
+  net::Router router = buildRouter(clock, started, registry, **db, pull_role);
   if (config->him.enabled) {
     him = std::make_unique<him::Him>(**db, *client, clock, random, config->him, loggers.main);
     if (Status s = him->start(); !s.has_value()) {
@@ -266,7 +271,8 @@ int serveCommand(const ServeArgs& args) {
     script_platform = std::move(platform).value();
     auto created =
         cht::ChtService::create({**db, *client, clock, script_platform.get(), config->queue,
-                                 [&workers] { workers.notify(); }, loggers.main},
+                                 [&workers] { workers.notify(); }, loggers.main,
+                                 [&pull_role](const char* role) { pull_role.store(role); }},
                                 config->cht, config->cht_sim, router_url);
     if (!created.has_value()) {
       log.error("{}", created.error().message);

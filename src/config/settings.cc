@@ -262,6 +262,20 @@ std::vector<Setting> buildSettings() {
   t.push_back(duration(
       "queue.poll_interval", "How often workers look for due jobs (retries, other processes).",
       [](Config & c) -> auto& { return c.queue.poll_interval; }));
+  t.push_back(duration(
+      "queue.retain_done",
+      "Delivered (done) jobs are deleted this long after delivery; 0 keeps them forever.",
+      [](Config & c) -> auto& { return c.queue.retain_done; }));
+  t.push_back(duration(
+      "queue.retain_dead",
+      "Dead-lettered jobs are deleted this long after they died; 0 (the default) keeps them "
+      "until an operator replays or removes them.",
+      [](Config & c) -> auto& { return c.queue.retain_dead; }));
+  t.push_back(integer(
+      "queue.purge_batch",
+      "Jobs deleted per write transaction when purging, so a purge never holds the writer "
+      "long.",
+      1, 1'000'000, [](Config & c) -> auto& { return c.queue.purge_batch; }));
   // [him]
   t.push_back(boolean(
       "him.enabled",
@@ -393,6 +407,12 @@ std::vector<Setting> buildSettings() {
   t.push_back(duration(
       "cht.longpoll", "Once caught up, how long one longpoll request waits for a change.",
       [](Config & c) -> auto& { return c.cht.longpoll; }));
+  t.push_back(duration(
+      "cht.leader_retry",
+      "Several serve processes on one database: one follows the feed (it holds the lock named "
+      "after cht.checkpoint), the others stand by and try to take over this often (at least "
+      "100ms).",
+      [](Config & c) -> auto& { return c.cht.leader_retry; }));
   t.push_back(integer(
       "cht.max_attempts", "Delivery attempts of a pull-mode payload; 0 = queue.max_attempts.", 0,
       1000, [](Config & c) -> auto& { return c.cht.max_attempts; }));

@@ -20,6 +20,8 @@ const char* table(Collection c) {
       return "him_mediators";
     case Collection::ContactGroups:
       return "him_contact_groups";
+    case Collection::Roles:
+      return "him_roles";
   }
   return "";
 }
@@ -81,6 +83,9 @@ std::span<const store::Migration> migrations() {
        "CREATE INDEX him_transactions_ts ON him_transactions (request_ts);"
        "CREATE INDEX him_transactions_status ON him_transactions (status, request_ts);"
        "CREATE INDEX him_transactions_channel ON him_transactions (channel_id, request_ts)"},
+      {"him", 2, "roles (OpenHIM v8 role documents)",
+       "CREATE TABLE him_roles (seq {{id}}, id TEXT NOT NULL UNIQUE, key TEXT NOT NULL UNIQUE,"
+       " doc TEXT NOT NULL)"},
   };
   return *kMigrations;
 }
@@ -97,6 +102,8 @@ const char* keyField(Collection c) {
       return "urn";
     case Collection::ContactGroups:
       return "group";
+    case Collection::Roles:
+      return "name";
   }
   return "";
 }
@@ -113,6 +120,8 @@ const char* collectionName(Collection c) {
       return "Mediators";
     case Collection::ContactGroups:
       return "ContactGroups";
+    case Collection::Roles:
+      return "Roles";
   }
   return "";
 }

@@ -21,10 +21,12 @@ namespace chtlink::him {
 // Migrations of module "him".
 std::span<const store::Migration> migrations();
 
-enum class Collection { Users, Clients, Channels, Mediators, ContactGroups };
+// Roles: OpenHIM v8 role documents ({name, permissions}); see admin_api/roles.cc for how they
+// combine with the ≤7.1 roles derived from channel.allow and client.roles.
+enum class Collection { Users, Clients, Channels, Mediators, ContactGroups, Roles };
 
 // The unique key a collection is addressed and upserted by: users `email`, clients
-// `clientID`, channels `name`, mediators `urn`, contact groups `group`.
+// `clientID`, channels `name`, mediators `urn`, contact groups `group`, roles `name`.
 const char* keyField(Collection c);
 const char* collectionName(Collection c);  // "Users", as /metadata names them
 

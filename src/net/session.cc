@@ -580,7 +580,10 @@ class Session final : public SessionBase {
     if (closed_) return;
     if (ec) {
       closeNow();
-    } else if (close_after_) {
+    } else if (close_after_ || (draining_ && buffer_.size() == 0)) {
+      // Draining began while this answer was being written (so it went out keep-alive):
+      // nothing else is pending on the connection, close it now rather than let it idle
+      // until the drain period ends.
       gracefulClose();
     } else {
       first_ = false;

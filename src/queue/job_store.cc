@@ -111,11 +111,32 @@ Status JobStore::remove(int64_t id) {
   });
 }
 
+Result<int64_t> purgeFinished(Transaction& tx, JobState state, TimePoint before, int limit) {
+  if (state != JobState::Done && state != JobState::Dead)
+    return invalidArgument("only done or dead jobs are purged");
+  const std::string name(jobStateName(state));
+  const int64_t before_ms = toUnixMillis(before);
+  // run_at <= updated_at for every done or dead job (both are set from the clock when the
+  // job is claimed or finishes, and a job is claimed only once run_at has passed), so the
+  // run_at bound is implied; it lets the (state, run_at, id) index find the old rows without
+  // reading every recent one. The outer conditions repeat the inner ones so that, on
+  // PostgreSQL, a row replayed meanwhile by another process is not deleted.
+  return tx.execute(
+      "DELETE FROM jobs WHERE state = ? AND updated_at < ? AND id IN (SELECT id FROM jobs "
+      "WHERE state = ? AND run_at < ? AND updated_at < ? ORDER BY run_at, id LIMIT ?)",
+      {name, before_ms, name, before_ms, before_ms, int64_t{limit}});
+}
+
 Result<int64_t> JobStore::purgeDone(TimePoint before) {
-  return db_.runFor<int64_t>(Access::Write, [&](Transaction& tx) {
-    return tx.execute("DELETE FROM jobs WHERE state = 'done' AND updated_at < ?",
-                      {toUnixMillis(before)});
-  });
+  constexpr int kBatch = 1000;
+  int64_t total = 0;
+  while (true) {
+    CHTLINK_ASSIGN_OR_RETURN(int64_t n, db_.runFor<int64_t>(Access::Write, [&](Transaction& tx) {
+      return purgeFinished(tx, JobState::Done, before, kBatch);
+    }));
+    total += n;
+    if (n < kBatch) return total;
+  }
 }
 
 Result<std::map<JobState, int64_t>> JobStore::depthByState() {

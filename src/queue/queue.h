@@ -42,6 +42,16 @@ struct QueueOptions {
   // Due jobs examined per claim, as a multiple of claim_batch. Jobs for a destination at its
   // limit are skipped, so a longer scan still finds work for the other destinations.
   int claim_scan_factor = 8;
+  // Retention, enforced by the worker pool every purge_interval (first at start): delivered
+  // (done) jobs last updated longer ago than retain_done are deleted; 0 keeps them forever.
+  // Dead-lettered jobs likewise with retain_dead, which defaults to 0 (kept): a dead job needs
+  // a human to replay or remove it, so it is never dropped unless configured.
+  std::chrono::milliseconds retain_done{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds retain_dead{0};
+  std::chrono::milliseconds purge_interval{std::chrono::minutes(10)};
+  // Rows deleted per write transaction, so a purge never holds the writer for long: each
+  // batch is its own transaction, queued behind the writes already waiting.
+  int purge_batch = 1000;
 };
 
 // The schema of the queue's tables.
@@ -55,6 +65,10 @@ Result<int64_t> enqueue(store::Transaction& tx, const JobSpec& spec, const Queue
 // deleted subscription); returns how many. Running jobs are left to finish.
 Result<int64_t> cancelPending(store::Transaction& tx, std::string_view kind,
                               std::string_view destination);
+
+// Deletes at most `limit` jobs in `state` (Done or Dead) last updated before `before`, oldest
+// first, inside `tx`; returns how many.
+Result<int64_t> purgeFinished(store::Transaction& tx, JobState state, TimePoint before, int limit);
 
 // Number of jobs in each state (every state present, zero when empty), inside `tx`; for
 // callers already on a database thread (the /metrics handler).
@@ -100,8 +114,8 @@ class JobStore {
   Status replay(int64_t id);
   Result<int64_t> replayAllDead();
   Status remove(int64_t id);
-  // Deletes delivered (done) jobs last updated before `before`; returns how many. Done rows
-  // are kept for the operator until then, so the table grows unless this runs periodically.
+  // Deletes delivered (done) jobs last updated before `before`, in transactions of at most
+  // 1000 rows; returns how many. The worker pool does this on its own (retain_done).
   Result<int64_t> purgeDone(TimePoint before);
   // Number of jobs in each state (every state present, zero when empty).
   Result<std::map<JobState, int64_t>> depthByState();
@@ -112,7 +126,8 @@ class JobStore {
 };
 
 // The worker pool. Claims due jobs in batches (state running, lease owner and expiry set),
-// hands each to the handler for its kind, and records the outcome.
+// hands each to the handler for its kind, and records the outcome. Also purges finished
+// jobs past their retention (QueueOptions::retain_done / retain_dead).
 //
 // One dispatcher thread claims (never an I/O thread: it blocks on the database). Handlers'
 // done callbacks may come from any thread; they never block: outcomes are collected and
@@ -145,6 +160,15 @@ class WorkerPool {
 
   // Claims and dispatches once, for tests driving a FakeClock. Returns jobs dispatched.
   Result<int> pollOnce();
+  // What one purge deleted, and in how many write transactions (batches).
+  struct PurgeStats {
+    int64_t done = 0;
+    int64_t dead = 0;
+    int batches = 0;
+  };
+  // Purges now, as the pool does every purge_interval, blocking until every expired job is
+  // gone; for tests driving a FakeClock and for the CLI. Never call it on an I/O thread.
+  Result<PurgeStats> purgeOnce();
   // Blocks until every outcome reported before the call is written (the pool writes them on
   // its own; tests call this to observe a settled state). Returns the first write error.
   Status flushOutcomes();

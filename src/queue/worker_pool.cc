@@ -73,8 +73,25 @@ QueueOptions sanitized(QueueOptions o, spdlog::logger& log) {
   atLeastOne(o.max_attempts, "max_attempts");
   if (o.lease.count() < 1) o.lease = std::chrono::milliseconds(1);
   if (o.poll_interval.count() < 1) o.poll_interval = std::chrono::milliseconds(1);
+  atLeastOne(o.purge_batch, "purge_batch");
+  if (o.purge_interval.count() < 1) o.purge_interval = std::chrono::milliseconds(1);
+  if (o.retain_done.count() < 0) o.retain_done = std::chrono::milliseconds(0);
+  if (o.retain_dead.count() < 0) o.retain_dead = std::chrono::milliseconds(0);
   return o;
 }
+
+// One kind of finished job to purge, and the cut-off.
+struct PurgeStep {
+  JobState state = JobState::Done;
+  TimePoint before;
+};
+
+// A purge running in the background: its steps, the current one, and what it deleted.
+struct PurgeRun {
+  std::vector<PurgeStep> steps;
+  size_t step = 0;
+  WorkerPool::PurgeStats stats;
+};
 
 // The pool's state, shared with the done callbacks handed to handlers: a handler may call
 // one after the pool is gone, and must then find a closed pool rather than freed memory.
@@ -111,6 +128,7 @@ class Core : public std::enable_shared_from_this<Core> {
   // ... then waits for jobs in flight and writes their outcomes.
   void drain(std::chrono::milliseconds drain);
   Status flushOutcomes();
+  Result<WorkerPool::PurgeStats> purgeOnce();
 
  private:
   struct Claim {
@@ -131,6 +149,11 @@ class Core : public std::enable_shared_from_this<Core> {
   void postFlush();
   Status record(Transaction& tx, const std::vector<Completion>& batch);
   void flushed(const Status& status, size_t count);
+  std::vector<PurgeStep> purgeSteps(TimePoint now) const;
+  void maybeStartPurge();
+  void postPurgeBatch(const std::shared_ptr<PurgeRun>& run);
+  void purgeBatchDone(const std::shared_ptr<PurgeRun>& run, const Status& status, int64_t deleted);
+  void logPurge(const WorkerPool::PurgeStats& stats) const;
 
   store::Database& db_;
   const Clock& clock_;
@@ -157,7 +180,9 @@ class Core : public std::enable_shared_from_this<Core> {
   bool saturated_ = false;   // the last claim left due jobs behind for want of a slot
   bool batch_full_ = false;  // the last claim took all it asked for: more may be due
   bool stopping_ = false;
-  bool closed_ = false;  // after stop: outcomes are no longer written
+  bool closed_ = false;   // after stop: outcomes are no longer written
+  bool purging_ = false;  // a background purge is queued or running
+  TimePoint next_purge_;  // the epoch: the first purge runs at start
 };
 
 Result<int> Core::pollOnce() {
@@ -511,11 +536,100 @@ Status Core::flushOutcomes() {
   return ok();
 }
 
+std::vector<PurgeStep> Core::purgeSteps(TimePoint now) const {
+  std::vector<PurgeStep> steps;
+  if (options_.retain_done.count() > 0)
+    steps.push_back({JobState::Done, now - options_.retain_done});
+  if (options_.retain_dead.count() > 0)
+    steps.push_back({JobState::Dead, now - options_.retain_dead});
+  return steps;
+}
+
+void Core::logPurge(const WorkerPool::PurgeStats& stats) const {
+  if (stats.done == 0 && stats.dead == 0) return;
+  log_->info("purged {} done and {} dead jobs past their retention in {} batches", stats.done,
+             stats.dead, stats.batches);
+}
+
+Result<WorkerPool::PurgeStats> Core::purgeOnce() {
+  WorkerPool::PurgeStats stats;
+  for (const PurgeStep& step : purgeSteps(clock_.now())) {
+    while (true) {
+      CHTLINK_ASSIGN_OR_RETURN(int64_t n, db_.runFor<int64_t>(Access::Write, [&](Transaction& tx) {
+        return purgeFinished(tx, step.state, step.before, options_.purge_batch);
+      }));
+      ++stats.batches;
+      (step.state == JobState::Done ? stats.done : stats.dead) += n;
+      if (n < options_.purge_batch) break;
+    }
+  }
+  logPurge(stats);
+  return stats;
+}
+
+// Called by the dispatcher between claims. The purge itself runs on the database's writer
+// threads, one ordinary (not urgent) write per batch, each posted when the last one ended:
+// the dispatcher never waits for it and claims and outcome records go first.
+void Core::maybeStartPurge() {
+  const TimePoint now = clock_.now();
+  std::vector<PurgeStep> steps = purgeSteps(now);
+  if (steps.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || purging_ || now < next_purge_) return;
+    purging_ = true;
+    next_purge_ = now + options_.purge_interval;
+  }
+  auto run = std::make_shared<PurgeRun>();
+  run->steps = std::move(steps);
+  postPurgeBatch(run);
+}
+
+void Core::postPurgeBatch(const std::shared_ptr<PurgeRun>& run) {
+  auto self = shared_from_this();
+  auto deleted = std::make_shared<int64_t>(0);
+  const PurgeStep step = run->steps[run->step];
+  const int limit = options_.purge_batch;
+  db_.post(
+      Access::Write,
+      [step, limit, deleted](Transaction& tx) -> Status {
+        CHTLINK_ASSIGN_OR_RETURN(*deleted, purgeFinished(tx, step.state, step.before, limit));
+        return ok();
+      },
+      [self, run, deleted](Status s) { self->purgeBatchDone(run, s, *deleted); });
+}
+
+void Core::purgeBatchDone(const std::shared_ptr<PurgeRun>& run, const Status& status,
+                          int64_t deleted) {
+  bool more = false;
+  if (status.has_value()) {
+    ++run->stats.batches;
+    (run->steps[run->step].state == JobState::Done ? run->stats.done : run->stats.dead) += deleted;
+    if (deleted < options_.purge_batch) ++run->step;
+    more = run->step < run->steps.size();
+  } else {
+    log_->warn("purging finished jobs failed: {}; tried again in {} ms", status.error().message,
+               options_.purge_interval.count());
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) more = false;  // the next purge (after a restart) takes the rest
+    if (!more) purging_ = false;
+  }
+  if (more) {
+    postPurgeBatch(run);
+    return;
+  }
+  logPurge(run->stats);
+  cv_.notify_all();
+}
+
 void Core::dispatchLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
     Result<int> claimed = pollOnce();
+    maybeStartPurge();
     lock.lock();
     if (stopping_) break;
     if (!claimed.has_value()) {
@@ -567,6 +681,8 @@ void Core::drain(std::chrono::milliseconds drain) {
         "their lease expires",
         completions_.size());
   }
+  // A background purge stops after its current batch; wait for that one.
+  cv_.wait_until(lock, deadline, [&] { return !purging_; });
   closed_ = true;
   // Handlers may hold done callbacks, which hold this Core: drop them to break the cycle.
   std::map<std::string, std::shared_ptr<JobHandler>> handlers;
@@ -620,5 +736,7 @@ const std::string& WorkerPool::owner() const { return state_->core->owner(); }
 Result<int> WorkerPool::pollOnce() { return state_->core->pollOnce(); }
 
 Status WorkerPool::flushOutcomes() { return state_->core->flushOutcomes(); }
+
+Result<WorkerPool::PurgeStats> WorkerPool::purgeOnce() { return state_->core->purgeOnce(); }
 
 }  // namespace chtlink::queue

@@ -48,6 +48,14 @@ struct Task {
   std::function<void(Session&)> work;
 };
 
+// Pool threads start on demand: the first with the engine (so a JavaScript engine that cannot
+// start is an error of create()), each further one when tasks queue up: more than one waiting
+// beyond the threads that are free to take them. Every thread owns a JSContext of about 3 MB
+// (its runtime, the self-hosted built-ins, a GC nursery); a caller that evaluates one document
+// at a time, like cht-sim's Sentinel, keeps one context instead of options.threads, while a
+// page of changes posted at once (pull mode) gets every thread. Waiting for one queued task
+// rather than starting a thread at once also keeps a sequential caller from starting one
+// when it posts its next task before the finished thread is back at the queue.
 class EngineImpl final : public Engine {
  public:
   EngineImpl(EngineOptions options, std::shared_ptr<spdlog::logger> logger)
@@ -59,42 +67,51 @@ class EngineImpl final : public Engine {
       stopping_ = true;
     }
     ready_.notify_all();
+    // No thread is added once stopping_ is set (post() checks it under the lock).
     for (auto& thread : threads_) thread.join();
   }
 
   Status start() {
     const int count = std::max(1, options_.threads);
-    std::vector<std::future<Status>> started;
     for (int i = 0; i < count; ++i) {
       workers_.push_back(std::make_unique<Worker>(options_, watchdog_, i));
     }
-    for (int i = 0; i < count; ++i) {
-      auto promise = std::make_shared<std::promise<Status>>();
-      started.push_back(promise->get_future());
-      threads_.emplace_back(
-          [this, i, promise] { run(*workers_[static_cast<size_t>(i)], *promise); });
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto started = promise->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      startThreadLocked(promise);
     }
-    Status result;
-    for (auto& future : started) {
-      Status status = future.get();
-      if (!status && result) result = std::move(status);
-    }
-    return result;
+    return started.get();
   }
 
   void post(std::string doc_json, std::function<void(Session&)> work) override {
     {
       std::lock_guard lock(mutex_);
       tasks_.push_back(Task{std::move(doc_json), std::move(work)});
+      if (!stopping_ && tasks_.size() > idle_ + 1 && threads_.size() < workers_.size()) {
+        startThreadLocked(nullptr);
+      }
     }
     ready_.notify_one();
   }
 
  private:
-  void run(Worker& worker, std::promise<Status>& started) {
+  // `started` (the first thread only) receives the outcome of the worker's start.
+  void startThreadLocked(std::shared_ptr<std::promise<Status>> started) {
+    Worker& worker = *workers_[threads_.size()];
+    threads_.emplace_back([this, &worker, started] { run(worker, started.get()); });
+  }
+
+  void run(Worker& worker, std::promise<Status>* started) {
     Status status = worker.start();
     const bool usable = status.has_value();
-    started.set_value(std::move(status));
+    if (!usable && !started && logger_) {
+      // The engine goes on with the threads it has.
+      logger_->error("script: an extra evaluation thread could not start: {}",
+                     status.error().message);
+    }
+    if (started) started->set_value(std::move(status));
     if (!usable) {
       worker.stop();
       return;
@@ -103,7 +120,9 @@ class EngineImpl final : public Engine {
       Task task;
       {
         std::unique_lock lock(mutex_);
+        ++idle_;
         ready_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        --idle_;
         if (tasks_.empty()) break;  // stopping, and everything queued is done
         task = std::move(tasks_.front());
         tasks_.pop_front();
@@ -122,6 +141,7 @@ class EngineImpl final : public Engine {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Task> tasks_;
+  size_t idle_ = 0;  // started threads waiting for a task
   bool stopping_ = false;
 };
 

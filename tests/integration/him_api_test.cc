@@ -1,4 +1,4 @@
-// The admin API of the real binary: authentication, mediators, metadata, HTTPS.
+// The admin API of the real binary: authentication, mediators, metadata, roles, HTTPS.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -280,6 +280,58 @@ TEST(HimApiTest, MetadataImportOfReferenceConfigurationRoutesAndUpdatesOnRepost)
   auto bad = him.apiCall("POST", "/metadata", {{"Nonsense", Json::array({{{"a", 1}}})}});
   EXPECT_EQ(bad->status, 201);
   EXPECT_THAT(bad->body, HasSubstr("Invalid Collection in Import Object"));
+}
+
+// Roles: the ≤7.1 view by default, v8 role documents stored, links that change routing at
+// once, and the clientID / role-name rule of /clients.
+TEST(HimApiTest, RolesCrudChangesWhoTheRouterLetsThrough) {
+  TempDir dir;
+  HimServe him(dir);
+  Upstream lab;
+  him.createChannel(channelTo("lab", "^/lab/.*$", lab.port(), {{"allow", {"lab"}}}));
+  him.createClient("lab-client", "lab-pw", {});
+  auto status = [&](const std::string& method, const std::string& path, const Json& body = Json()) {
+    auto r = him.apiCall(method, path, body);
+    EXPECT_TRUE(r.has_value()) << method << " " << path;
+    return r.has_value() ? r->status : 0;
+  };
+  auto routed = [&] {
+    auto r = him.routerCall("GET", "/lab/x", "lab-client:lab-pw");
+    return r.has_value() ? r->status : 0;
+  };
+  EXPECT_EQ(routed(), 401);
+
+  auto roles = him.apiCall("GET", "/roles");
+  ASSERT_TRUE(roles.has_value());
+  ASSERT_EQ(roles->status, 200);
+  auto listed = parseJson(roles->body);
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 1u) << roles->body;
+  EXPECT_EQ((*listed)[0]["name"], "lab");
+  EXPECT_EQ((*listed)[0]["clients"], Json::array());
+  EXPECT_FALSE((*listed)[0].contains("permissions"));
+
+  EXPECT_EQ(status("PUT", "/roles/lab", {{"clients", Json::array({{{"clientID", "lab-client"}}})}}),
+            200);
+  EXPECT_EQ(routed(), 200);
+
+  EXPECT_EQ(status("POST", "/roles", {{"permissions", Json::object()}}), 400);
+  EXPECT_EQ(status("POST", "/roles", {{"name", "lab"}}), 400);
+  EXPECT_EQ(status("POST", "/roles", {{"name", "lab-client"}}), 409);
+  EXPECT_EQ(status("POST", "/roles", {{"name", "auditor"}, {"permissions", {{"x", true}}}}), 201);
+  EXPECT_EQ(status("GET", "/roles/auditor"), 200);
+  EXPECT_EQ(status("PUT", "/roles/auditor", {{"permissions", Json::object()}}), 200);
+  EXPECT_EQ(status("POST", "/clients", {{"clientID", "auditor"}, {"name", "A"}}), 409);
+  EXPECT_EQ(status("POST", "/clients", {{"clientID", "c1"}, {"name", "C"}, {"roles", {"c1"}}}),
+            400);
+
+  EXPECT_EQ(status("DELETE", "/roles/lab"), 200);
+  EXPECT_EQ(routed(), 401);
+  EXPECT_EQ(status("GET", "/roles/lab"), 404);
+  EXPECT_EQ(status("PUT", "/roles/lab", Json::object()), 404);
+  EXPECT_EQ(status("DELETE", "/roles/lab"), 404);
+  EXPECT_EQ(status("DELETE", "/roles/auditor"), 200);
+  EXPECT_EQ(lab.received(), 1u);
 }
 
 TEST(HimApiTest, DefaultHttpsApiWorksWithVerificationOff) {

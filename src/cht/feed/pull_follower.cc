@@ -88,6 +88,12 @@ PullFollower::~PullFollower() {
   if (prefetch_.valid()) prefetch_.wait();
 }
 
+void PullFollower::forgetCached() {
+  if (prefetch_.valid()) (void)prefetch_.get();
+  prefetch_since_.clear();
+  if (!options_.app_settings) settings_.reset();
+}
+
 Result<PullFollower::Fetched> PullFollower::fetchPage(const std::string& since, bool longpoll) {
   ChangesQuery query;
   query.since = since;
@@ -190,7 +196,11 @@ Result<PageResult> PullFollower::pollOnce(bool longpoll) {
 
   const int64_t now = toUnixMillis(clock_.now());
   Status written = database_.run(store::Access::Write, [&](store::Transaction& tx) -> Status {
-    // Another process may have moved the checkpoint meanwhile: then this page is stale.
+    // Another process may have moved the checkpoint meanwhile: then this page is stale. The
+    // lock orders page writes of processes following this checkpoint (normally one, the
+    // leader; two only for the moment a lost leader takes to notice), so the check below
+    // sees the other's committed page rather than racing it.
+    CHTLINK_TRY(tx.lockUntilCommit("cht-pull-page:" + options_.checkpoint));
     CHTLINK_ASSIGN_OR_RETURN(
         auto current,
         tx.query("SELECT seq FROM chtpull_checkpoints WHERE name = ?", {options_.checkpoint}));

@@ -83,6 +83,10 @@ class PullFollower {
   // Moves the checkpoint (backfill --since).
   Status setCheckpoint(const std::string& seq);
 
+  // Drops what was cached from CHT (app_settings read from it, the page read ahead): for a
+  // follower that starts following again after another process followed the feed.
+  void forgetCached();
+
  private:
   struct Fetched {
     ChangesPage page;

@@ -14,6 +14,8 @@ constexpr std::chrono::milliseconds kMaxBackoff{60'000};
 
 }  // namespace
 
+const char* pullRoleName(PullRole role) { return role == PullRole::Leader ? "leader" : "standby"; }
+
 // Shared with the longpoll callbacks, which may run after the runner is gone.
 struct PullRunner::State {
   std::mutex mu;
@@ -26,12 +28,15 @@ struct PullRunner::State {
 };
 
 PullRunner::PullRunner(PullFollower& follower, ChtClient& cht, std::chrono::milliseconds longpoll,
-                       std::function<void()> on_enqueued, std::shared_ptr<spdlog::logger> logger)
+                       std::function<void()> on_enqueued, std::shared_ptr<spdlog::logger> logger,
+                       store::Database* database, PullLeadership leadership)
     : follower_(follower),
       cht_(cht),
       longpoll_(longpoll),
       on_enqueued_(std::move(on_enqueued)),
       logger_(std::move(logger)),
+      database_(database),
+      leadership_(std::move(leadership)),
       state_(std::make_shared<State>()) {}
 
 PullRunner::~PullRunner() { stop(); }
@@ -89,14 +94,79 @@ bool PullRunner::waitForChange(const std::string& since) {
   return true;
 }
 
+void PullRunner::setRole(PullRole role) {
+  if (role_ == role) return;
+  role_ = role;
+  if (leadership_.on_role) leadership_.on_role(role);
+}
+
+bool PullRunner::lead(std::unique_ptr<store::AdvisoryLock>& lock, std::string& last_error) {
+  const std::string feed = cht_.baseUrl() + "/medic/_changes";
+  if (leadership_.lock_name.empty() || database_ == nullptr) {
+    if (!role_ && logger_) logger_->info("pull: following {}", feed);
+    setRole(PullRole::Leader);
+    return true;
+  }
+  if (lock) {
+    Status held = lock->check();
+    if (held.has_value()) return true;
+    // Stop before the next page: another process may be the leader already.
+    lock.reset();
+    if (logger_) {
+      logger_->warn("pull: no longer the leader for {}: {}; standby, trying again every {} ms",
+                    feed, held.error().message, leadership_.retry.count());
+    }
+    setRole(PullRole::Standby);
+    return false;
+  }
+  auto taken = database_->tryAdvisoryLock(leadership_.lock_name);
+  if (!taken.has_value()) {
+    if (logger_ && taken.error().message != last_error) {
+      logger_->warn("pull: cannot take the leader lock \"{}\": {} (trying again every {} ms)",
+                    leadership_.lock_name, taken.error().message, leadership_.retry.count());
+    }
+    last_error = taken.error().message;
+    if (role_ != PullRole::Standby && logger_) logger_->info("pull: standby for {}", feed);
+    setRole(PullRole::Standby);
+    return false;
+  }
+  last_error.clear();
+  if (*taken == nullptr) {
+    if (role_ != PullRole::Standby && logger_) {
+      logger_->info(
+          "standby: another instance follows {} (holds the lock \"{}\"); trying again every "
+          "{} ms",
+          feed, leadership_.lock_name, leadership_.retry.count());
+    }
+    setRole(PullRole::Standby);
+    return false;
+  }
+  lock = std::move(*taken);
+  // What a previous spell as leader cached may be stale: another process followed meanwhile.
+  follower_.forgetCached();
+  if (logger_) {
+    logger_->info("following {} as leader (lock \"{}\"; from the stored checkpoint)", feed,
+                  leadership_.lock_name);
+  }
+  setRole(PullRole::Leader);
+  return true;
+}
+
 void PullRunner::run() {
   auto backoff = kFirstBackoff;
   std::string last_error;
+  std::string lock_error;
+  std::unique_ptr<store::AdvisoryLock> leader_lock;  // released when run() returns
   size_t pulled = 0;
   for (;;) {
     {
       std::lock_guard lock(state_->mu);
       if (state_->stopping) return;
+    }
+    if (!lead(leader_lock, lock_error)) {
+      pulled = 0;
+      if (!pause(leadership_.retry)) return;
+      continue;
     }
     auto page = follower_.pollOnce(false);
     if (!page) {

@@ -53,6 +53,26 @@ bool StructureDef::isA(std::string_view n) const {
   return false;
 }
 
+void Constraint::compile() const {
+  std::call_once(compiled_once_, [this] {
+    auto compiled = Expression::compile(expression);
+    if (compiled.has_value())
+      compiled_ = std::move(compiled).value();
+    else
+      compile_error_ = compiled.error().message;
+  });
+}
+
+const Expression* Constraint::compiled() const {
+  compile();
+  return compiled_.get();
+}
+
+const std::string& Constraint::compileError() const {
+  compile();
+  return compile_error_;
+}
+
 const StructureDef* Model::type(std::string_view name) const {
   auto it = by_name_.find(std::string(name));
   return it == by_name_.end() ? nullptr : it->second;
@@ -83,11 +103,6 @@ std::shared_ptr<const Model> Model::load() {
     c->is_error = std::string_view(g::kConstraints[i].severity) == "error";
     c->human = g::kConstraints[i].human ? g::kConstraints[i].human : "";
     c->expression = g::kConstraints[i].expression;
-    auto compiled = Expression::compile(c->expression);
-    if (compiled.has_value())
-      c->compiled = std::move(compiled).value();
-    else
-      c->compile_error = compiled.error().message;
     m.constraints_.push_back(std::move(c));
   }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,16 +71,22 @@ struct Coverage {
 class Validator {
  public:
   explicit Validator(std::shared_ptr<const Model> model);
-  // Loads the model from the generated tables.
+  // A validator whose model is built from the generated tables on first use (validate(),
+  // coverage(), model()), once, thread-safe. The model is about 9 MB of heap and takes tens
+  // of milliseconds to build: a server pays for it with its first FHIR write, not at start,
+  // so an idle server (or one whose FHIR store is never written) stays small.
   static std::shared_ptr<const Validator> create();
 
   ValidationResult validate(const Json& resource, const ValidationOptions& options = {}) const;
 
   Coverage coverage() const;
-  const Model& model() const { return *model_; }
+  const Model& model() const;
 
  private:
-  std::shared_ptr<const Model> model_;
+  Validator() = default;
+
+  mutable std::once_flag loaded_;
+  mutable std::shared_ptr<const Model> model_;
 };
 
 // OperationOutcome of a result: one issue per Issue (severity, code, diagnostics, expression),

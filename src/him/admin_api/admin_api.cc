@@ -225,6 +225,7 @@ net::Router buildAdminRouter(const AdminApiDeps& deps) {
   api::addMediatorRoutes(router, deps);
   api::addTransactionRoutes(router, deps);
   api::addMetadataRoutes(router, deps);
+  api::addRoleRoutes(router, deps);
   return router;
 }
 

@@ -51,6 +51,12 @@ void addChannelRoutes(net::Router& router, const AdminApiDeps& deps);
 void addMediatorRoutes(net::Router& router, const AdminApiDeps& deps);
 void addTransactionRoutes(net::Router& router, const AdminApiDeps& deps);
 void addMetadataRoutes(net::Router& router, const AdminApiDeps& deps);
+void addRoleRoutes(net::Router& router, const AdminApiDeps& deps);
+
+// Whether `name` is a role: a stored role document, or in the roles of a client other than
+// the one with `_id` `skip_client`. A clientID may not be one (POST/PUT /clients answer 409).
+Result<bool> isRoleName(store::Transaction& tx, const std::string& name,
+                        const std::string& skip_client = "");
 
 // Prepares a user document for storage: lower-cased email, a `password` field turned into
 // hash material, provider token. InvalidArgument when email is missing.

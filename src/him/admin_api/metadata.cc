@@ -44,6 +44,8 @@ Result<Json> prepare(Collection c, Json doc, Random& random) {
     case Collection::ContactGroups:
       if (doc.value("group", "").empty()) return invalidArgument("contact group name is required");
       return doc;
+    case Collection::Roles:  // not an OpenHIM metadata collection (kCollections)
+      return invalidArgument("Invalid Collection in Import Object");
   }
   return doc;
 }

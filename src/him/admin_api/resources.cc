@@ -63,6 +63,18 @@ Status validateClient(const Json& doc) {
   return ok();
 }
 
+// OpenHIM: a clientID must not be a role name (roles and client ids share channel.allow).
+Status checkNotARole(Call& call, const Json& doc, const std::string& skip_client = "") {
+  std::string client_id = doc.value("clientID", "");
+  CHTLINK_ASSIGN_OR_RETURN(bool taken, isRoleName(call.tx, client_id, skip_client));
+  if (taken) {
+    return conflict(fmt::format(
+        "A role name conflicts with clientID '{}'. A role name cannot be the same as a clientID.",
+        client_id));
+  }
+  return ok();
+}
+
 Result<Json> requireObject(const net::Request& request) {
   CHTLINK_ASSIGN_OR_RETURN(Json body, bodyJson(request));
   if (!body.is_object()) return invalidArgument("the request body must be a JSON object");
@@ -133,6 +145,7 @@ void addClientRoutes(net::Router& router, const AdminApiDeps& deps) {
              handler(deps, Access::Write, Auth::Admin, [](Call& call) -> Result<net::Response> {
                CHTLINK_ASSIGN_OR_RETURN(Json doc, requireObject(call.request));
                CHTLINK_TRY(validateClient(doc));
+               CHTLINK_TRY(checkNotARole(call, doc));
                doc["_id"] = newObjectId(call.deps.clock, call.deps.random);
                if (auto s = insertDoc(call.tx, Collection::Clients, doc); !s.has_value())
                  return invalidArgument("Could not add client via the API: " + s.error().message);
@@ -158,9 +171,12 @@ void addClientRoutes(net::Router& router, const AdminApiDeps& deps) {
              handler(deps, Access::Write, Auth::Admin, [find](Call& call) -> Result<net::Response> {
                CHTLINK_ASSIGN_OR_RETURN(Json body, requireObject(call.request));
                CHTLINK_ASSIGN_OR_RETURN(auto client, find(call));
+               const std::string old_client_id = client.doc.value("clientID", "");
                body.erase("_id");
                client.doc.update(body);
                CHTLINK_TRY(validateClient(client.doc));
+               if (client.doc.value("clientID", "") != old_client_id)
+                 CHTLINK_TRY(checkNotARole(call, client.doc, client.id));
                CHTLINK_TRY(replaceDoc(call.tx, Collection::Clients, client.doc));
                return text(200, fmt::format("Successfully updated client {}.", client.id));
              }));

@@ -301,7 +301,11 @@ Status PostgresConnection::configure() {
 }
 
 Status PostgresConnection::ensureConnected() {
-  if (PQstatus(conn_) == CONNECTION_OK) return ok();
+  if (PQstatus(conn_) == CONNECTION_OK && !needs_reset_) return ok();
+  needs_reset_ = false;
+  // A read transaction whose COMMIT was owed ends with the old session.
+  commit_owed_ = false;
+  commit_sent_ = false;
   PQreset(conn_);
   cache_.clear();  // server-side prepared statements went with the old session
   if (PQstatus(conn_) != CONNECTION_OK) {
@@ -410,7 +414,15 @@ Result<const PostgresConnection::Cached*> PostgresConnection::prepareCached(
 
 Result<int64_t> PostgresConnection::run(std::string_view sql, std::span<const Value> params,
                                         Rows* out) {
-  CHTLINK_ASSIGN_OR_RETURN(const Cached* stmt, prepareCached(sql, params));
+  auto prepared = prepareCached(sql, params);
+  if (!prepared.has_value()) {
+    // A dead session shows here first when the statement was not prepared yet; nothing of
+    // the transaction ran, so it may start over on a new session.
+    if (pending_begin_ != nullptr && PQstatus(conn_) != CONNECTION_OK) begin_failed_ = true;
+    if (prepared.error().reason != "bad_sql") statement_failed_ = true;
+    return prepared.error();
+  }
+  const Cached* stmt = *prepared;
   std::vector<std::string> texts(params.size());
   std::vector<const char*> values(params.size(), nullptr);
   for (size_t i = 0; i < params.size(); ++i) {
@@ -433,10 +445,21 @@ Result<int64_t> PostgresConnection::run(std::string_view sql, std::span<const Va
     }
     values[i] = texts[i].c_str();
   }
-  ResultPtr result(PQexecPrepared(conn_, stmt->name.c_str(), static_cast<int>(params.size()),
-                                  values.empty() ? nullptr : values.data(), nullptr, nullptr, 0));
+  ResultPtr result;
+  if (pending_begin_ != nullptr) {
+    auto first = execAfterBegin(*stmt, values);
+    if (!first.has_value()) {
+      statement_failed_ = true;
+      return first.error();
+    }
+    result.reset(*first);
+  } else {
+    result.reset(PQexecPrepared(conn_, stmt->name.c_str(), static_cast<int>(params.size()),
+                                values.empty() ? nullptr : values.data(), nullptr, nullptr, 0));
+  }
   ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    statement_failed_ = true;
     return resultError(result.get(), sql);
   }
   if (out != nullptr) {
@@ -463,6 +486,79 @@ Result<int64_t> PostgresConnection::run(std::string_view sql, std::span<const Va
   return changed;
 }
 
+Result<pg_result*> PostgresConnection::execAfterBegin(const Cached& stmt,
+                                                      const std::vector<const char*>& values) {
+  const char* begin = pending_begin_;
+  pending_begin_ = nullptr;
+  // The previous read transaction's COMMIT goes first when it is still owed.
+  const bool commit = commit_owed_;
+  commit_owed_ = false;
+  const int queries = commit ? 3 : 2;
+  ResultPtr results[3];  // the first result of each query, in order
+  bool synced = false;
+  if (PQenterPipelineMode(conn_) == 1) {
+    bool sent = !commit ||
+                PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent =
+        sent && PQsendQueryParams(conn_, begin, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+        PQsendQueryPrepared(conn_, stmt.name.c_str(), static_cast<int>(values.size()),
+                            values.empty() ? nullptr : values.data(), nullptr, nullptr, 0) == 1 &&
+        PQpipelineSync(conn_) == 1;
+    // Each query's results end with a null; then the sync point.
+    for (int query = 0; sent;) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        if (PQstatus(conn_) != CONNECTION_OK || ++query > queries) break;
+        continue;
+      }
+      ResultPtr owned(r);
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        synced = true;
+        break;
+      }
+      if (query < queries && !results[query]) results[query] = std::move(owned);
+    }
+    if (!synced || PQexitPipelineMode(conn_) != 1) {
+      // Results left unread: only a new session is in a known state.
+      synced = false;
+      needs_reset_ = true;
+    }
+  }
+  ResultPtr& begin_result = results[commit ? 1 : 0];
+  ResultPtr& stmt_result = results[commit ? 2 : 1];
+  const bool begun = begin_result && PQresultStatus(begin_result.get()) == PGRES_COMMAND_OK;
+  if (!begun) {
+    // Nothing of this transaction ran (a failed COMMIT of a read-only transaction loses
+    // nothing either): it may start over.
+    begin_failed_ = true;
+    pg_result* cause = commit && results[0] && PQresultStatus(results[0].get()) != PGRES_COMMAND_OK
+                           ? results[0].get()
+                           : begin_result.get();
+    return resultError(cause, begin).withContext("starting a transaction");
+  }
+  if (!synced || !stmt_result) {
+    return unavailable(fmt::format("lost the connection to PostgreSQL {}: {}", settings_.shown_url,
+                                   oneLine(PQerrorMessage(conn_))),
+                       "database_unavailable");
+  }
+  return stmt_result.release();
+}
+
+void PostgresConnection::sendOwedCommit() {
+  if (!commit_owed_) return;
+  commit_owed_ = false;
+  // A COMMIT that cannot even be sent means a broken connection, which ends the transaction
+  // just as well; the next use reconnects.
+  commit_sent_ = PQsendQuery(conn_, "COMMIT") == 1;
+}
+
+void PostgresConnection::finishSentCommit() {
+  if (!commit_sent_) return;
+  commit_sent_ = false;
+  // Its outcome changes nothing (see transact()); a broken connection shows at the next use.
+  while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+}
+
 Result<Rows> PostgresConnection::query(std::string_view sql, std::span<const Value> params) {
   Rows rows;
   CHTLINK_TRY(run(sql, params, &rows));
@@ -477,13 +573,15 @@ Status PostgresConnection::transact(Access access, const Dialect& dialect,
                                     const Database::Work& work) {
   bool reconnected = false;
   for (int attempt = 1;; ++attempt) {
+    finishSentCommit();
     CHTLINK_TRY(ensureConnected());
     retryable_failure_ = false;
     begin_failed_ = false;
     Status result = runTransaction(access, dialect, work);
     // A connection the server closed while idle (restart, idle timeout) shows only when BEGIN
     // fails; nothing ran yet, so connect again and start over, once.
-    if (!result.has_value() && begin_failed_ && !reconnected && PQstatus(conn_) != CONNECTION_OK) {
+    if (!result.has_value() && begin_failed_ && !reconnected &&
+        (PQstatus(conn_) != CONNECTION_OK || needs_reset_)) {
       reconnected = true;
       --attempt;
       continue;
@@ -505,13 +603,10 @@ Status PostgresConnection::transact(Access access, const Dialect& dialect,
 
 Status PostgresConnection::runTransaction(Access access, const Dialect& dialect,
                                           const Database::Work& work) {
-  auto begin = simpleQuery(access == Access::Write ? "BEGIN"
-                                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ "
-                                                     "READ ONLY");
-  if (!begin.has_value()) {
-    begin_failed_ = true;
-    return begin.error().withContext("starting a transaction");
-  }
+  // Sent with the first statement (execAfterBegin).
+  pending_begin_ =
+      access == Access::Write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  statement_failed_ = false;
 
   PostgresTransaction tx(*this, dialect);
   Status result = ok();
@@ -524,6 +619,17 @@ Status PostgresConnection::runTransaction(Access access, const Dialect& dialect,
     result = internalError("database work threw an exception of unknown type", "exception");
   }
 
+  // Work that ran no statement started no transaction.
+  const bool begun = pending_begin_ == nullptr;
+  pending_begin_ = nullptr;
+  if (result.has_value() && statement_failed_) {
+    // Carrying on after a failed statement; it may have failed before the transaction began
+    // (at prepare), where the server has no failed transaction to refuse the COMMIT.
+    result = internalError(
+        "database work carried on after a failed statement; its transaction was rolled back",
+        "transaction_misuse");
+  }
+  if (!begun) return result;
   if (result.has_value()) {
     switch (PQtransactionStatus(conn_)) {
       case PQTRANS_INTRANS:
@@ -543,6 +649,10 @@ Status PostgresConnection::runTransaction(Access access, const Dialect& dialect,
       default:
         break;
     }
+  }
+  if (result.has_value() && access == Access::Read) {
+    commit_owed_ = true;  // see transact()
+    return ok();
   }
   if (result.has_value()) {
     auto commit = simpleQuery("COMMIT");

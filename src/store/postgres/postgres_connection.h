@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/result.h"
 #include "store/database.h"
@@ -46,7 +47,20 @@ class PostgresConnection {
   // read transaction): commit when it returns ok, roll back when it fails or throws. Work that
   // hit a deadlock or serialization failure runs again, up to kMaxTransactionAttempts in all.
   // A broken connection is re-established before the transaction starts.
+  //
+  // Round trips: BEGIN travels with the first statement (one libpq pipeline). A read
+  // transaction is done once its statements answered: read-only, it has nothing to lose at
+  // COMMIT (REPEATABLE READ READ ONLY cannot fail to serialize; a broken connection does not
+  // undo what it read). So its COMMIT is owed: it travels in front of the next transaction's
+  // BEGIN, or, when the pool has no more work for this connection, is sent by
+  // sendOwedCommit() without waiting for the answer (which the next use reads), so an idle
+  // connection never holds a snapshot. A single-statement read under load is then one round
+  // trip and one message each way, as in autocommit, and still has one snapshot for all its
+  // statements.
   Status transact(Access access, const Dialect& dialect, const Database::Work& work);
+  // Sends an owed COMMIT (see transact()); for the pool, before it waits for work.
+  void sendOwedCommit();
+  bool owesCommit() const { return commit_owed_; }
 
   // Runs one statement outside the cache and outside transact() (session settings, locks).
   Result<Rows> simpleQuery(std::string_view sql);
@@ -74,6 +88,11 @@ class PostgresConnection {
   Error resultError(pg_result* result, std::string_view sql);
   Status runTransaction(Access access, const Dialect& dialect, const Database::Work& work);
   void rollback(Status& result);
+  // Sends the pending BEGIN and the prepared statement `stmt` in one pipeline; the statement's
+  // result, or an error when it could not run (BEGIN failed, or the connection broke).
+  Result<pg_result*> execAfterBegin(const Cached& stmt, const std::vector<const char*>& values);
+  // Reads the answer to a COMMIT sent without waiting (see transact()).
+  void finishSentCommit();
 
   pg_conn* conn_;
   ConnectionSettings settings_;
@@ -82,6 +101,12 @@ class PostgresConnection {
   uint64_t statement_counter_ = 0;
   bool retryable_failure_ = false;  // the current transaction hit a deadlock / serialization
   bool begin_failed_ = false;       // the current attempt failed at BEGIN
+  // The BEGIN of the current transaction, sent with its first statement; null once sent.
+  const char* pending_begin_ = nullptr;
+  bool commit_owed_ = false;       // a read transaction is open until its COMMIT is sent
+  bool commit_sent_ = false;       // a COMMIT whose answer is still to be read
+  bool statement_failed_ = false;  // a statement of the current transaction failed
+  bool needs_reset_ = false;       // a pipeline ended in a state only a new session clears
 };
 
 // `sql` with each `?` outside string literals, quoted identifiers and comments replaced by

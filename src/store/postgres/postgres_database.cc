@@ -161,8 +161,15 @@ class PostgresDatabase final : public Database {
     (lane == Lane::Read ? read_cv_ : write_cv_).notify_one();
   }
 
-  bool next(Access access, Task& task) {
+  bool next(Access access, Task& task, PostgresConnection& conn) {
     std::unique_lock lock(mu_);
+    if (conn.owesCommit() && !closing_ &&
+        (access == Access::Read ? reads_.empty() : writes_.empty() && urgent_writes_.empty())) {
+      // No work waiting: end the last read transaction now rather than with the next one.
+      lock.unlock();
+      conn.sendOwedCommit();
+      lock.lock();
+    }
     if (access == Access::Read) {
       read_cv_.wait(lock, [&] { return closing_ || !reads_.empty(); });
       if (reads_.empty()) return false;
@@ -181,7 +188,7 @@ class PostgresDatabase final : public Database {
 
   void serve(PostgresConnection& conn, Access access) {
     Task task;
-    while (next(access, task)) {
+    while (next(access, task, conn)) {
       Status result = conn.transact(access, dialect_, task.work);
       task.work = nullptr;
       deliver(task.done, std::move(result));

@@ -33,8 +33,8 @@ class ChtServiceTest : public ::testing::Test {
   }
   Result<std::unique_ptr<ChtService>> create(const ChtOptions& cht, const ChtSimServeOptions& sim) {
     return ChtService::create(
-        {*db_, *http_, clock_, &script::testing::platform(), {}, [] {}, testing::nullLogger()}, cht,
-        sim, "http://127.0.0.1:5001");
+        {*db_, *http_, clock_, &script::testing::platform(), {}, [] {}, testing::nullLogger(), {}},
+        cht, sim, "http://127.0.0.1:5001");
   }
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(dir_.file(name)) << text;

@@ -71,6 +71,14 @@ class ChtSimTest : public ::testing::Test {
   }
 
   void stopSim() {
+    if (server_) {
+      // A destroyed Server closes its connections on their strands, later: a request already
+      // read (a runner's longpoll sent just before it stopped) could still reach the sim's
+      // routes after the sim is gone. Wait until every connection is closed first.
+      auto closed = std::make_shared<std::promise<void>>();
+      server_->shutdown(std::chrono::milliseconds(0), [closed] { closed->set_value(); });
+      EXPECT_EQ(closed->get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    }
     server_.reset();
     if (sim_) sim_->stop();
     sim_.reset();
@@ -779,6 +787,56 @@ TEST_F(PullTest, RunnerFollowsNewChangesAndStopsWithoutWaitingForTheLongpoll) {
   runner.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::milliseconds(2'000));
   EXPECT_EQ(jobs().size(), 1u);
+}
+
+// Two runners on one database and checkpoint (as two processes would be on PostgreSQL; on
+// SQLite the lock is among holders in this process): one follows, the other stands by and
+// takes over from the checkpoint once the first one stops.
+TEST_F(PullTest, OneOfTwoRunnersFollowsAndTheStandbyTakesOverWhenItStops) {
+  auto cht = client();
+  feed::PullOptions options;
+  options.read_ahead = false;
+  feed::PullFollower follower_a(*pull_db_, cht, *engine_, credentials_, clock_, {}, options,
+                                testing::nullLogger());
+  feed::PullFollower follower_b(*pull_db_, cht, *engine_, credentials_, clock_, {}, options,
+                                testing::nullLogger());
+  std::atomic<int> role_a{-1};
+  std::atomic<int> role_b{-1};
+  auto leadership = [](std::atomic<int>& role) {
+    feed::PullLeadership out;
+    out.lock_name = "cht-pull:test";
+    out.retry = std::chrono::milliseconds(20);
+    out.on_role = [&role](feed::PullRole r) { role = static_cast<int>(r); };
+    return out;
+  };
+  const int leader = static_cast<int>(feed::PullRole::Leader);
+  const int standby = static_cast<int>(feed::PullRole::Standby);
+  auto runner_a = std::make_unique<feed::PullRunner>(
+      follower_a, cht, std::chrono::milliseconds(4'000), [] {}, testing::nullLogger(),
+      pull_db_.get(), leadership(role_a));
+  runner_a->start();
+  ASSERT_TRUE(testing::waitUntil([&] { return role_a == leader; }));
+  feed::PullRunner runner_b(
+      follower_b, cht, std::chrono::milliseconds(4'000), [] {}, testing::nullLogger(),
+      pull_db_.get(), leadership(role_b));
+  runner_b.start();
+  ASSERT_TRUE(testing::waitUntil([&] { return role_b == standby; }));
+  ASSERT_TRUE(cht.createPerson(json(R"({"name":"Amina Otieno","sex":"female",)"
+                                    R"("date_of_birth":"1990-04-12","role":"patient"})"))
+                  .has_value());
+  ASSERT_TRUE(testing::waitUntil([&] { return jobs().size() == 1; }));
+  EXPECT_EQ(role_b.load(), standby);
+
+  runner_a.reset();  // releases the lock
+  ASSERT_TRUE(testing::waitUntil([&] { return role_b == leader; }));
+  ASSERT_TRUE(cht.createPerson(json(R"({"name":"Baraka Mwangi","sex":"male",)"
+                                    R"("date_of_birth":"1985-02-01","role":"patient"})"))
+                  .has_value());
+  ASSERT_TRUE(testing::waitUntil([&] { return jobs().size() == 2; }));
+  runner_b.stop();
+  auto all = jobs();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_NE(all[0].body, all[1].body);
 }
 
 }  // namespace

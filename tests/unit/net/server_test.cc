@@ -565,6 +565,39 @@ TEST(ServerTest, ShutdownForceClosesWhatOutlivesTheDrain) {
   parked.answerAll(200);  // the connection is gone; nothing happens
 }
 
+// Draining that begins while a keep-alive answer is still being written: the answer goes out
+// whole, then the connection closes at once instead of idling until the drain period ends.
+TEST(ServerTest, ShutdownDuringAKeepAliveWriteClosesAfterIt) {
+  std::atomic<bool> answered{false};
+  Router r;
+  // Bigger than the socket buffers: the write stays in progress until the client reads.
+  r.add("GET", "/big", [&answered](Request, Reply reply) {
+    Response out;
+    out.body.assign(32 * 1024 * 1024, 'x');
+    reply(std::move(out));
+    answered = true;
+  });
+  ServerHarness h;
+  auto o = ServerHarness::fastOptions();
+  o.idle_timeout = 30s;  // only the drain may close the connection within the test's bounds
+  o.write_timeout = 30s;
+  ASSERT_TRUE(h.start(std::move(r), o)) << h.error;
+  RawConnection conn(h.port());
+  ASSERT_TRUE(conn.send(get("/big")));
+  ASSERT_TRUE(waitUntil([&] { return answered.load(); }));
+  std::atomic<bool> done{false};
+  auto begin = std::chrono::steady_clock::now();
+  h.server().shutdown(30s, [&] { done = true; });
+  auto response = conn.readResponse(10s);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body.size(), 32u * 1024 * 1024);
+  // Well under the 30 s drain period (the close lingers a little for unread client bytes).
+  EXPECT_TRUE(conn.waitClosed(8s));
+  EXPECT_TRUE(waitUntil([&] { return done.load(); }, 8s));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 15s);
+}
+
 TEST(ServerTest, ShutdownWithNoConnectionsCallsDoneAtOnce) {
   ServerHarness h;
   ASSERT_TRUE(h.start(testRouter(), ServerHarness::fastOptions())) << h.error;

@@ -198,6 +198,25 @@ TEST_F(EngineTest, RunsInParallelOffTheCallersThread) {
   EXPECT_FALSE(on_caller.load());
 }
 
+// Threads start on demand: when tasks queue up behind the only started thread, busy with a
+// task that waits for them, another thread starts and runs them.
+TEST_F(EngineTest, StartsAnotherThreadWhenTasksQueueBehindABusyOne) {
+  std::promise<void> queued_ran;
+  std::promise<bool> busy_saw_them;
+  engine_->post("{}", [&](Session&) {
+    busy_saw_them.set_value(queued_ran.get_future().wait_for(std::chrono::seconds(10)) ==
+                            std::future_status::ready);
+  });
+  std::atomic<int> evaluated{0};
+  for (int i = 0; i < 2; ++i) {
+    engine_->post("{}", [&](Session& session) {
+      if (session.evaluate("1 + 1", "cfg").has_value() && ++evaluated == 2) queued_ran.set_value();
+    });
+  }
+  EXPECT_TRUE(busy_saw_them.get_future().get());
+  EXPECT_EQ(evaluated.load(), 2);
+}
+
 TEST_F(EngineTest, RejectsBadOptions) {
   EngineOptions options;
   options.time_limit = std::chrono::milliseconds(0);

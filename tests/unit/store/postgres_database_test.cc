@@ -222,6 +222,139 @@ TEST_F(PostgresDatabaseTest, ReconnectsWhenTheServerEndedTheSessions) {
   }
 }
 
+// A read transaction's BEGIN travels with its first statement and its COMMIT is not waited
+// for (postgres_connection.h): it still reads one snapshot, ends on the server, and starts
+// over on a new session when the server ended the old one.
+TEST_F(PostgresDatabaseTest, ReadTransactionsKeepOneSnapshotAndEndOnTheServer) {
+  ASSERT_TRUE(exec(*a_, "CREATE TABLE s (k TEXT)").has_value());
+  int64_t reader_pid = 0;
+  Status read = a_->run(Access::Read, [&](Transaction& tx) -> Status {
+    CHTLINK_ASSIGN_OR_RETURN(auto pid, tx.query("SELECT pg_backend_pid()"));
+    reader_pid = pid.integer(0, 0);
+    CHTLINK_ASSIGN_OR_RETURN(auto before, tx.query("SELECT COUNT(*) FROM s"));
+    EXPECT_EQ(before.integer(0, 0), 0);
+    // Another process commits between two statements of this transaction.
+    EXPECT_TRUE(exec(*b_, "INSERT INTO s VALUES ('x')").has_value());
+    CHTLINK_ASSIGN_OR_RETURN(auto after, tx.query("SELECT COUNT(*) FROM s"));
+    EXPECT_EQ(after.integer(0, 0), 0) << "a read transaction sees one snapshot";
+    return ok();
+  });
+  ASSERT_TRUE(read.has_value()) << read.error().message;
+  auto count = a_->runFor<Rows>(Access::Read,
+                                [](Transaction& tx) { return tx.query("SELECT COUNT(*) FROM s"); });
+  ASSERT_TRUE(count.has_value()) << count.error().message;
+  EXPECT_EQ(count->integer(0, 0), 1);
+
+  // The COMMIT reached the server: the reader's session is idle, not idle in transaction.
+  auto state = [&]() -> std::string {
+    auto rows = b_->runFor<Rows>(Access::Read, [&](Transaction& tx) {
+      return tx.query("SELECT state FROM pg_stat_activity WHERE pid = ?", {reader_pid});
+    });
+    return rows.has_value() && !rows->empty() ? rows->text(0, 0) : "";
+  };
+  EXPECT_TRUE(waitUntil([&] { return state() == "idle"; })) << state();
+
+  // The server ends the reader's session: the next reads, of a cached statement and of a new
+  // one, start over on a new session.
+  auto terminated = b_->runFor<Rows>(Access::Write, [&](Transaction& tx) {
+    return tx.query("SELECT pg_terminate_backend(CAST(? AS INTEGER))", {reader_pid});
+  });
+  ASSERT_TRUE(terminated.has_value()) << terminated.error().message;
+  ASSERT_TRUE(waitUntil([&] { return state().empty(); }));
+  count = a_->runFor<Rows>(Access::Read,
+                           [](Transaction& tx) { return tx.query("SELECT COUNT(*) FROM s"); });
+  ASSERT_TRUE(count.has_value()) << count.error().message;
+  EXPECT_EQ(count->integer(0, 0), 1);
+  auto pid = a_->runFor<Rows>(Access::Read,
+                              [](Transaction& tx) { return tx.query("SELECT pg_backend_pid()"); });
+  ASSERT_TRUE(pid.has_value()) << pid.error().message;
+  const int64_t new_pid = pid->integer(0, 0);
+  EXPECT_NE(new_pid, reader_pid);
+  ASSERT_TRUE(b_->run(Access::Write, [&](Transaction& tx) -> Status {
+                  CHTLINK_TRY(
+                      tx.query("SELECT pg_terminate_backend(CAST(? AS INTEGER))", {new_pid}));
+                  return ok();
+                }).has_value());
+  reader_pid = new_pid;
+  ASSERT_TRUE(waitUntil([&] { return state().empty(); }));
+  auto fresh = a_->runFor<Rows>(
+      Access::Read, [](Transaction& tx) { return tx.query("SELECT k FROM s WHERE k = 'x'"); });
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
+  EXPECT_EQ(fresh->size(), 1u);
+}
+
+// Reads queued back to back: each one's COMMIT travels in front of the next one's BEGIN.
+// Every read sees the commits made before it started, a failing read in between (an error at
+// prepare, while the previous COMMIT is still owed) leaves the rest unharmed, and the reader
+// ends idle.
+TEST_F(PostgresDatabaseTest, QueuedReadsEachSeeTheirOwnSnapshotAndTheReaderEndsIdle) {
+  ASSERT_TRUE(exec(*a_, "CREATE TABLE q (n BIGINT)").has_value());
+  constexpr int kReads = 60;
+  std::vector<int64_t> seen(kReads, -1);
+  std::vector<std::string> errors(kReads);
+  std::atomic<int> done{0};
+  for (int i = 0; i < kReads; ++i) {
+    // Commits from b_ interleave with the queued reads of a_.
+    if (i % 10 == 0) {
+      ASSERT_TRUE(exec(*b_, "INSERT INTO q VALUES (" + std::to_string(i) + ")").has_value());
+    }
+    a_->post(
+        Access::Read,
+        [&, i](Transaction& tx) -> Status {
+          if (i == kReads / 2) {
+            CHTLINK_TRY(tx.query("SELECT n FROM no_such_table"));
+          }
+          CHTLINK_ASSIGN_OR_RETURN(auto rows, tx.query("SELECT COUNT(*) FROM q"));
+          seen[static_cast<size_t>(i)] = rows.integer(0, 0);
+          return ok();
+        },
+        [&, i](Status s) {
+          if (!s.has_value()) errors[static_cast<size_t>(i)] = s.error().message;
+          ++done;
+        });
+  }
+  ASSERT_TRUE(waitUntil([&] { return done == kReads; }));
+  for (int i = 0; i < kReads; ++i) {
+    if (i == kReads / 2) {
+      EXPECT_THAT(errors[static_cast<size_t>(i)], HasSubstr("no_such_table"));
+      continue;
+    }
+    EXPECT_EQ(errors[static_cast<size_t>(i)], "") << i;
+    // At least the inserts committed before this read was posted.
+    EXPECT_GE(seen[static_cast<size_t>(i)], i / 10 + 1) << i;
+  }
+  auto idle = [&] {
+    auto rows = b_->runFor<Rows>(Access::Read, [&](Transaction& tx) {
+      return tx.query(
+          "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND "
+          "pid IN (SELECT pid FROM pg_locks WHERE locktype = 'relation' AND relation = "
+          "'q'::regclass)");
+    });
+    return rows.has_value() && rows->integer(0, 0) == 0;
+  };
+  EXPECT_TRUE(waitUntil(idle));
+}
+
+// A write transaction's BEGIN travels with its first statement too; work that ignores a
+// statement failing at prepare (before the transaction began) is refused as when it fails
+// inside one, and a transaction that ran no statement commits nothing and succeeds.
+TEST_F(PostgresDatabaseTest, AStatementFailingBeforeBeginIsStillMisuse) {
+  ASSERT_TRUE(exec(*a_, "CREATE TABLE w (k TEXT PRIMARY KEY)").has_value());
+  Status s = a_->run(Access::Write, [](Transaction& tx) -> Status {
+    auto bad = tx.execute("INSERT INTO no_such_table VALUES ('a')");
+    EXPECT_FALSE(bad.has_value());
+    CHTLINK_TRY(tx.execute("INSERT INTO w VALUES ('a')"));
+    return ok();
+  });
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().reason, "transaction_misuse");
+  EXPECT_TRUE(a_->run(Access::Write, [](Transaction&) -> Status { return ok(); }).has_value());
+  auto n = a_->runFor<Rows>(Access::Read,
+                            [](Transaction& tx) { return tx.query("SELECT COUNT(*) FROM w"); });
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->integer(0, 0), 0);
+}
+
 TEST_F(PostgresDatabaseTest, TwoProcessesMigratingAtOnceApplyEachMigrationOnce) {
   const std::vector<Migration> migrations = {
       {"m", 1, "one", "CREATE TABLE m1 (id {{id}}, x TEXT)"},
