@@ -168,11 +168,12 @@ Result<Outcome> Interactions::writeVersion(store::Transaction& tx, const std::st
     }
   }
   bool live = current && !current->deleted;
+  search::IndexRows indexed;
   CHTLINK_ASSIGN_OR_RETURN(StoredVersion v,
                            store_.write(tx, type, id, std::move(body), current, method,
-                                        /*keep_unchanged=*/true));
+                                        /*keep_unchanged=*/true, notifier_ ? &indexed : nullptr));
   if (v.unchanged) return Outcome{200, std::move(v), false, std::nullopt};
-  if (notifier_) CHTLINK_TRY(notifier_->afterWrite(tx, v));
+  if (notifier_) CHTLINK_TRY(notifier_->afterWrite(tx, v, &indexed));
   return Outcome{live ? 200 : 201, std::move(v), !live, std::nullopt};
 }
 

@@ -173,7 +173,8 @@ Status clearIndexes(store::Transaction& tx, int64_t pk) {
 Result<StoredVersion> ResourceStore::write(store::Transaction& tx, const std::string& type,
                                            const std::string& id, Json resource,
                                            const std::optional<StoredVersion>& current,
-                                           std::string_view method, bool keep_unchanged) {
+                                           std::string_view method, bool keep_unchanged,
+                                           search::IndexRows* indexed) {
   resource["resourceType"] = type;
   resource["id"] = id;
   if (auto m = resource.find("meta"); m != resource.end() && m->is_object()) {
@@ -220,7 +221,9 @@ Result<StoredVersion> ResourceStore::write(store::Transaction& tx, const std::st
       tx.execute("INSERT INTO fhir_history (pk, type, id, version, last_updated, deleted, "
                  "method, json) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
                  {v.pk, type, id, v.version, v.last_updated, v.method, v.json}));
-  CHTLINK_TRY(writeIndexes(tx, v.pk, type, indexer_.index(resource, type)));
+  search::IndexRows rows = indexer_.index(resource, type);
+  CHTLINK_TRY(writeIndexes(tx, v.pk, type, rows));
+  if (indexed) *indexed = std::move(rows);
   return v;
 }
 

@@ -79,11 +79,12 @@ class ResourceStore {
   // Writes `resource` as the next version of type/id after `current` (nullopt: first
   // version). Sets id, meta.versionId and meta.lastUpdated; keeps the rest of meta. With
   // `keep_unchanged`, content equal to a live `current` stores nothing and returns `current`
-  // marked unchanged (HAPI suppressUpdatesWithNoChange).
+  // marked unchanged (HAPI suppressUpdatesWithNoChange). `indexed`, when given, receives the
+  // search index rows written (Subscription matching reuses them instead of indexing again).
   Result<StoredVersion> write(store::Transaction& tx, const std::string& type,
                               const std::string& id, Json resource,
                               const std::optional<StoredVersion>& current, std::string_view method,
-                              bool keep_unchanged = false);
+                              bool keep_unchanged = false, search::IndexRows* indexed = nullptr);
   // Records a deletion version of `current` (which must not be deleted already).
   Result<StoredVersion> remove(store::Transaction& tx, const StoredVersion& current);
 

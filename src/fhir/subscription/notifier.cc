@@ -111,7 +111,8 @@ Status Notifier::notify(store::Transaction& tx, const Entry& entry, const Stored
   return ok();
 }
 
-Status Notifier::afterWrite(store::Transaction& tx, const StoredVersion& written) {
+Status Notifier::afterWrite(store::Transaction& tx, const StoredVersion& written,
+                            const search::IndexRows* indexed) {
   CHTLINK_TRY(reloadIfDue(tx));
   std::optional<Json> resource;
   if (written.type == "Subscription") {
@@ -139,10 +140,14 @@ Status Notifier::afterWrite(store::Transaction& tx, const StoredVersion& written
     candidates = it->second;
     wake = wake_;
   }
-  if (!resource) {
-    CHTLINK_ASSIGN_OR_RETURN(resource, parseJson(written.json));
+  search::IndexRows computed;
+  if (indexed == nullptr) {
+    if (!resource) {
+      CHTLINK_ASSIGN_OR_RETURN(resource, parseJson(written.json));
+    }
+    computed = indexer_.index(*resource, written.type);
   }
-  const search::IndexRows rows = indexer_.index(*resource, written.type);
+  const search::IndexRows& rows = indexed != nullptr ? *indexed : computed;
   const int64_t now_ms = toUnixMillis(clock_.now());
   bool enqueued = false;
   for (const auto& entry : candidates) {

@@ -57,8 +57,10 @@ class Notifier {
   // Before a create/update of `type` is stored: for a Subscription, checks it and activates
   // it (see acceptSubscription). Other types pass unchanged.
   Status prepare(const std::string& type, Json& resource) const;
-  // After `written` (a new, live version) is stored, in the same transaction.
-  Status afterWrite(store::Transaction& tx, const StoredVersion& written);
+  // After `written` (a new, live version) is stored, in the same transaction. `indexed`: its
+  // search index rows when the caller has them (else they are computed here).
+  Status afterWrite(store::Transaction& tx, const StoredVersion& written,
+                    const search::IndexRows* indexed = nullptr);
   // After `deleted` (a deletion version) is stored, in the same transaction: a deleted
   // Subscription leaves the index and its undelivered notifications are cancelled.
   Status afterDelete(store::Transaction& tx, const StoredVersion& deleted);

@@ -51,13 +51,14 @@ std::string asJsonString(std::string_view text) {
 }
 
 TEST(AppendJsonStringTest, EscapesValidTextExactlyAsDumpJson) {
-  const std::string cases[] = {"",
-                               "plain ascii",
-                               "quote \" backslash \\ slash /",
-                               "\b\f\n\r\t",
-                               std::string("nul \0 and \x01 \x1f \x7f", 17),
-                               "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-                               "edge \xed\x9f\xbf \xee\x80\x80 \xf4\x8f\xbf\xbf"};
+  const std::string cases[] = {
+      "",
+      "plain ascii",
+      "quote \" backslash \\ slash /",
+      "\b\f\n\r\t",
+      std::string("nul \0 and \x01 \x1f \x7f", sizeof "nul \0 and \x01 \x1f \x7f" - 1),
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      "edge \xed\x9f\xbf \xee\x80\x80 \xf4\x8f\xbf\xbf"};
   for (const auto& text : cases) EXPECT_EQ(asJsonString(text), dumpJson(Json(text))) << text;
 }
 
