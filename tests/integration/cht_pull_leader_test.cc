@@ -24,6 +24,7 @@
 #include <set>
 
 #include "child_process.h"
+#include "cht_sim_process.h"
 #include "net/client.h"
 #include "postgres_server.h"
 #include "receiver.h"
@@ -47,45 +48,8 @@ using ::testing::Not;
 constexpr int kDocs = CHT_PULL_LEADER_DOCS;
 constexpr int kBulk = 300;
 
-class SimProcess {
- public:
-  SimProcess(const TempDir& dir, const std::string& router_url) {
-    const std::string port_file = dir.file("sim.port");
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{CHTLINK_BINARY, "cht-sim", "--port", "0", "--port-file", port_file,
-                                 "--store", "sqlite:" + dir.file("sim.db"), "--seed", "ltfu",
-                                 "--router-url", router_url, "--set", "log.access_log=false"},
-        dir.path().string());
-    auto ports = readPortFile(port_file);
-    port_ = ports.count("cht-sim") ? ports["cht-sim"] : 0;
-  }
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  uint16_t port_ = 0;
-};
-
-int send(TestClient& client, const std::string& method, const std::string& url,
-         const std::string& body) {
-  net::ClientRequest request;
-  request.method = method;
-  request.url = url;
-  request.body = body;
-  request.headers.set("content-type", "application/json");
-  request.auth = net::BasicAuth{"medic", "password"};
-  request.timeout = std::chrono::seconds(30);
-  auto answer = client.send(std::move(request));
-  EXPECT_TRUE(answer.has_value()) << answer.error().message;
-  return answer.has_value() ? answer->status : 0;
-}
-
 // Persons [first, last) into cht-sim.
-void loadPeople(TestClient& client, const SimProcess& sim, int first, int last) {
+void loadPeople(TestClient& client, const ChtSimProcess& sim, int first, int last) {
   for (int start = first; start < last; start += kBulk) {
     nlohmann::json docs = nlohmann::json::array();
     for (int i = start; i < std::min(last, start + kBulk); ++i) {
@@ -100,9 +64,10 @@ void loadPeople(TestClient& client, const SimProcess& sim, int first, int last) 
                       {"date_of_birth", "1990-04-12"},
                       {"reported_date", 1717400000000 + i}});
     }
-    ASSERT_EQ(
-        send(client, "POST", sim.url("/medic/_bulk_docs"), nlohmann::json{{"docs", docs}}.dump()),
-        201);
+    ASSERT_EQ(sendAsChtAdmin(client, "POST", sim.url("/medic/_bulk_docs"),
+                             nlohmann::json{{"docs", docs}}.dump())
+                  .status,
+              201);
   }
 }
 
@@ -127,13 +92,15 @@ TEST(ChtPullLeaderTest, OneInstanceFollowsAndTheStandbyTakesOverWhenItIsKilled) 
   ASSERT_TRUE(url.has_value()) << url.error().message;
   TempDir dir;
   Receiver receiver;
-  SimProcess sim(dir, receiver.url(""));
+  ChtSimProcess sim(dir, receiver.url(""));
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   TestClient client;
   // cht-sim's own Sentinel stays quiet: pull mode is the only sender here.
   ASSERT_EQ(
-      send(client, "PUT", sim.url("/api/v1/settings"),
-           R"({"transitions":{"mark_for_outbound":false,"generate_patient_id_on_people":false}})"),
+      sendAsChtAdmin(
+          client, "PUT", sim.url("/api/v1/settings"),
+          R"({"transitions":{"mark_for_outbound":false,"generate_patient_id_on_people":false}})")
+          .status,
       200);
   {
     std::ofstream credentials(dir.file("credentials.json"));

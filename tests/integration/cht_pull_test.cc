@@ -17,6 +17,7 @@
 #include <set>
 
 #include "child_process.h"
+#include "cht_sim_process.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "receiver.h"
@@ -36,43 +37,6 @@ namespace {
 
 constexpr int kDocs = CHT_PULL_DOCS;
 constexpr int kBulk = 2500;
-
-class SimProcess {
- public:
-  SimProcess(const TempDir& dir, const std::string& router_url) {
-    const std::string port_file = dir.file("sim.port");
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{CHTLINK_BINARY, "cht-sim", "--port", "0", "--port-file", port_file,
-                                 "--store", "sqlite:" + dir.file("sim.db"), "--seed", "ltfu",
-                                 "--router-url", router_url, "--set", "log.access_log=false"},
-        dir.path().string());
-    auto ports = readPortFile(port_file);
-    port_ = ports.count("cht-sim") ? ports["cht-sim"] : 0;
-  }
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  uint16_t port_ = 0;
-};
-
-net::ClientResponse send(TestClient& client, const std::string& method, const std::string& url,
-                         const std::string& body) {
-  net::ClientRequest request;
-  request.method = method;
-  request.url = url;
-  request.body = body;
-  request.headers.set("content-type", "application/json");
-  request.auth = net::BasicAuth{"medic", "password"};
-  request.timeout = std::chrono::seconds(60);
-  auto answer = client.send(std::move(request));
-  EXPECT_TRUE(answer.has_value()) << answer.error().message;
-  return answer.has_value() ? *answer : net::ClientResponse{};
-}
 
 std::string personId(int i) {
   char id[32];
@@ -126,13 +90,13 @@ Deliveries deliveries(const Receiver& receiver) {
 TEST(ChtPullTest, BackfillSurvivesSigkillWithEveryPayloadDeliveredOnce) {
   TempDir dir;
   Receiver receiver;
-  SimProcess sim(dir, receiver.url(""));
+  ChtSimProcess sim(dir, receiver.url(""));
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   TestClient client;
   // cht-sim's own Sentinel stays quiet: pull mode is the only sender here.
-  auto settings =
-      send(client, "PUT", sim.url("/api/v1/settings"),
-           R"({"transitions":{"mark_for_outbound":false,"generate_patient_id_on_people":false}})");
+  auto settings = sendAsChtAdmin(
+      client, "PUT", sim.url("/api/v1/settings"),
+      R"({"transitions":{"mark_for_outbound":false,"generate_patient_id_on_people":false}})");
   ASSERT_EQ(settings.status, 200) << settings.body;
   const auto load_started = std::chrono::steady_clock::now();
   for (int start = 0; start < kDocs; start += kBulk) {
@@ -147,8 +111,8 @@ TEST(ChtPullTest, BackfillSurvivesSigkillWithEveryPayloadDeliveredOnce) {
                       {"date_of_birth", "1990-04-12"},
                       {"reported_date", 1717400000000 + i}});
     }
-    auto bulk =
-        send(client, "POST", sim.url("/medic/_bulk_docs"), nlohmann::json{{"docs", docs}}.dump());
+    auto bulk = sendAsChtAdmin(client, "POST", sim.url("/medic/_bulk_docs"),
+                               nlohmann::json{{"docs", docs}}.dump());
     ASSERT_EQ(bulk.status, 201) << bulk.body.substr(0, 300);
   }
   const double load_seconds =
@@ -227,12 +191,12 @@ TEST(ChtPullTest, EmulatorRunsInsideServe) {
             "log.access_log=false"});
   ASSERT_NE(serve.port("cht"), 0) << serve.process().output();
   TestClient client;
-  auto settings = send(client, "GET", serve.url("/api/v1/settings", "cht"), "");
+  auto settings = sendAsChtAdmin(client, "GET", serve.url("/api/v1/settings", "cht"), "");
   ASSERT_EQ(settings.status, 200) << settings.body;
   EXPECT_THAT(settings.body, ::testing::HasSubstr("FHIR_patient"));
-  auto person = send(client, "POST", serve.url("/api/v1/people", "cht"),
-                     R"({"name":"Amina Otieno","short_name":"Amina","sex":"female",)"
-                     R"("date_of_birth":"1990-04-12","role":"patient"})");
+  auto person = sendAsChtAdmin(client, "POST", serve.url("/api/v1/people", "cht"),
+                               R"({"name":"Amina Otieno","short_name":"Amina","sex":"female",)"
+                               R"("date_of_birth":"1990-04-12","role":"patient"})");
   ASSERT_EQ(person.status, 200) << person.body;
   // CHT's Sentinel pass (and its push) finishes before the write is answered.
   auto requests = receiver.requests();
