@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "base/json.h"
+#include "e2e_calls.h"
 #include "receiver.h"
 #include "serve_process.h"
 #include "temp_dir.h"
@@ -17,10 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const net::BasicAuth kClient{"interop-client", "interop-password"};
-const net::BasicAuth kChtAdmin{"admin", "password"};
-
-class E2e : public ::testing::Test {
+class E2e : public ::testing::Test, protected E2eCalls {
  protected:
   // Sandbox serve with the reference configuration; `sets` pin ports for a restart.
   void start(std::vector<std::string> sets = {}) {
@@ -40,47 +38,13 @@ class E2e : public ::testing::Test {
   std::string router(const std::string& path) const { return serve_->url(path); }
   std::string cht(const std::string& path) const { return serve_->url(path, "cht"); }
 
-  Result<net::ClientResponse> call(const std::string& method, const std::string& url,
-                                   const std::optional<Json>& body,
-                                   const net::BasicAuth& auth = kClient) {
-    net::ClientRequest request;
-    request.method = method;
-    request.url = url;
-    request.auth = auth;
-    if (body) {
-      request.body = dumpJson(*body);
-      request.headers.set("Content-Type", "application/json");
-    }
-    return client_.send(std::move(request));
-  }
-  int status(const std::string& method, const std::string& url, const std::optional<Json>& body,
-             const net::BasicAuth& auth = kClient) {
-    auto r = call(method, url, body, auth);
-    return r.has_value() ? r->status : -1;
-  }
-  Json json(const std::string& method, const std::string& url, const std::optional<Json>& body,
-            int expected_status, const net::BasicAuth& auth = kClient) {
-    auto r = call(method, url, body, auth);
-    EXPECT_TRUE(r.has_value()) << method << " " << url;
-    if (!r.has_value()) return Json();
-    EXPECT_EQ(r->status, expected_status) << method << " " << url << ": " << r->body;
-    auto parsed = parseJson(r->body);
-    return parsed.has_value() ? *parsed : Json();
-  }
-  // `total` of a FHIR search through the router, -1 when not a searchset.
-  int64_t total(const std::string& search) {
-    auto r = call("GET", router("/fhir/" + search), std::nullopt);
-    if (!r.has_value() || r->status != 200) return -1;
-    auto parsed = parseJson(r->body);
-    if (!parsed.has_value() || !(*parsed)["total"].is_number_integer()) return -1;
-    return (*parsed)["total"].get<int64_t>();
-  }
+  int64_t total(const std::string& search) { return E2eCalls::total(router("/fhir/" + search)); }
 
   // A CHT place and CHW user; returns {place id, chw contact id}.
   std::pair<std::string, std::string> createChw(const std::string& username) {
     Json place =
         json("POST", cht("/api/v1/places"),
-             Json{{"name", "CHP Branch Two"}, {"type", "district_hospital"}}, 200, kChtAdmin);
+             Json{{"name", "CHP Branch Two"}, {"type", "district_hospital"}}, 200, kChtSimAdmin);
     std::string place_id = place.value("id", "");
     Json user = json(
         "POST", cht("/api/v2/users"),
@@ -89,7 +53,7 @@ class E2e : public ::testing::Test {
              {"type", "chw"},
              {"place", {{"name", "Mary's Area"}, {"type", "health_center"}, {"parent", place_id}}},
              {"contact", {{"name", "Maria Blob"}, {"phone", "+2868917046"}}}},
-        200, kChtAdmin);
+        200, kChtSimAdmin);
     return {user.value("/place/id"_json_pointer, place_id),
             user.value("/contact/id"_json_pointer, std::string())};
   }
@@ -169,7 +133,6 @@ class E2e : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<ServeProcess> serve_;
-  TestClient client_;
 };
 
 // Flow 2 as a new user sees it: `chtlink demo ltfu` against the running sandbox.
@@ -194,12 +157,12 @@ TEST_F(E2e, ChtPersonBecomesOnePatientAndChwBecomesPractitioner) {
 
   // CHT pushes the same person again when its doc changes (here: an edit that leaves the
   // payload equal, then one that changes the name): still exactly one Patient.
-  Json doc = json("GET", cht("/medic/" + patient), std::nullopt, 200, kChtAdmin);
+  Json doc = json("GET", cht("/medic/" + patient), std::nullopt, 200, kChtSimAdmin);
   doc["notes"] = "edited";
-  json("PUT", cht("/medic/" + patient), doc, 201, kChtAdmin);
-  doc = json("GET", cht("/medic/" + patient), std::nullopt, 200, kChtAdmin);
+  json("PUT", cht("/medic/" + patient), doc, 201, kChtSimAdmin);
+  doc = json("GET", cht("/medic/" + patient), std::nullopt, 200, kChtSimAdmin);
   doc["name"] = "John Test Renamed";
-  json("PUT", cht("/medic/" + patient), doc, 201, kChtAdmin);
+  json("PUT", cht("/medic/" + patient), doc, 201, kChtSimAdmin);
   ASSERT_TRUE(waitUntil(
       [&] {
         auto r = call("GET", router("/fhir/Patient/?identifier=" + patient), std::nullopt);
@@ -218,7 +181,7 @@ TEST_F(E2e, ChtPersonBecomesOnePatientAndChwBecomesPractitioner) {
                        {"type", "person"},
                        {"role", "chw"},
                        {"place", place}},
-                  200, kChtAdmin);
+                  200, kChtSimAdmin);
   ASSERT_TRUE(waitUntil([&] { return total("Practitioner?name=Grace") >= 1; }, 20s))
       << serve_->process().output();
 }
@@ -256,7 +219,7 @@ TEST_F(E2e, LtfuCompletesAcrossSigkillBeforeTheChwReport) {
   // The follow-up record survived, once.
   Json found = json("POST", cht("/medic/_find"),
                     Json{{"selector", {{"type", "data_record"}, {"fields.patient_uuid", patient}}}},
-                    200, kChtAdmin);
+                    200, kChtSimAdmin);
   ASSERT_EQ(found["docs"].size(), 1u) << found.dump();
   EXPECT_EQ(serviceRequestStatus(patient), "active");
 

@@ -29,6 +29,7 @@
 #include <set>
 
 #include "base/json.h"
+#include "e2e_calls.h"
 #include "serve_process.h"
 #include "temp_dir.h"
 #include "wait_until.h"
@@ -48,8 +49,6 @@ using namespace std::chrono_literals;
 
 constexpr int kPersons = E2E_PULL_PERSONS;
 
-const net::BasicAuth kClient{"interop-client", "interop-password"};
-const net::BasicAuth kChtAdmin{"admin", "password"};
 const net::BasicAuth kAdminApi{"root@openhim.org", "openhim-password"};
 
 std::string percentEncoded(std::string_view text) {
@@ -74,7 +73,7 @@ std::string personId(int i) {
   return id;
 }
 
-class E2ePull : public ::testing::Test {
+class E2ePull : public ::testing::Test, protected E2eCalls {
  protected:
   // Sandbox serve (reference configuration, admin API over plain HTTP for the test client).
   void startSandbox(std::vector<std::string> sets) {
@@ -100,7 +99,7 @@ class E2ePull : public ::testing::Test {
     startSandbox({});
     if (HasFatalFailure()) return;
     json("PUT", cht("/api/v1/settings"), Json{{"transitions", {{"mark_for_outbound", false}}}}, 200,
-         kChtAdmin);
+         kChtSimAdmin);
     {
       std::ofstream credentials(dir_.file("credentials.json"));
       credentials << R"({"openhim1":"interop-password"})";
@@ -121,7 +120,7 @@ class E2ePull : public ::testing::Test {
 
   void stop(int signal) {
     // Our idle keep-alive connections go first: a graceful stop then has nothing to drain.
-    client_ = std::make_unique<TestClient>();
+    reconnect();
     serve_->process().signal(signal);
     ASSERT_TRUE(serve_->process().wait(15s).has_value());
     serve_.reset();
@@ -131,42 +130,8 @@ class E2ePull : public ::testing::Test {
   std::string cht(const std::string& path) const { return serve_->url(path, "cht"); }
   std::string api(const std::string& path) const { return serve_->url(path, "api"); }
 
-  Result<net::ClientResponse> call(const std::string& method, const std::string& url,
-                                   const std::optional<Json>& body,
-                                   const net::BasicAuth& auth = kClient) {
-    net::ClientRequest request;
-    request.method = method;
-    request.url = url;
-    request.auth = auth;
-    request.timeout = 20s;
-    if (body) {
-      request.body = dumpJson(*body);
-      request.headers.set("Content-Type", "application/json");
-    }
-    return client_->send(std::move(request));
-  }
-  int status(const std::string& method, const std::string& url, const std::optional<Json>& body,
-             const net::BasicAuth& auth = kClient) {
-    auto r = call(method, url, body, auth);
-    return r.has_value() ? r->status : -1;
-  }
-  Json json(const std::string& method, const std::string& url, const std::optional<Json>& body,
-            int expected_status, const net::BasicAuth& auth = kClient) {
-    auto r = call(method, url, body, auth);
-    EXPECT_TRUE(r.has_value()) << method << " " << url;
-    if (!r.has_value()) return Json();
-    EXPECT_EQ(r->status, expected_status) << method << " " << url << ": " << r->body;
-    auto parsed = parseJson(r->body);
-    return parsed.has_value() ? *parsed : Json();
-  }
-  // `total` of a FHIR search through the router, -1 when not a searchset.
-  int64_t total(const std::string& search) {
-    auto r = call("GET", router("/fhir/" + search), std::nullopt);
-    if (!r.has_value() || r->status != 200) return -1;
-    auto parsed = parseJson(r->body);
-    if (!parsed.has_value() || !(*parsed)["total"].is_number_integer()) return -1;
-    return (*parsed)["total"].get<int64_t>();
-  }
+  int64_t total(const std::string& search) { return E2eCalls::total(router("/fhir/" + search)); }
+
   // The cht identifier value of every stored Patient, one entry per Patient.
   std::vector<std::string> patientIdentifiers() {
     Json bundle = json("GET", router("/fhir/Patient?_count=1000"), std::nullopt, 200);
@@ -240,7 +205,7 @@ class E2ePull : public ::testing::Test {
   std::string createPlaceAndChw() {
     Json place =
         json("POST", cht("/api/v1/places"),
-             Json{{"name", "CHP Branch Two"}, {"type", "district_hospital"}}, 200, kChtAdmin);
+             Json{{"name", "CHP Branch Two"}, {"type", "district_hospital"}}, 200, kChtSimAdmin);
     std::string place_id = place.value("id", "");
     json("POST", cht("/api/v2/users"),
          Json{{"username", "geo"},
@@ -248,14 +213,13 @@ class E2ePull : public ::testing::Test {
               {"type", "chw"},
               {"place", place_id},
               {"contact", {{"name", "Maria Blob"}, {"phone", "+2868917046"}}}},
-         200, kChtAdmin);
+         200, kChtSimAdmin);
     return place_id;
   }
 
   TempDir dir_;
   std::unique_ptr<ServeProcess> serve_;
   std::vector<std::string> pull_sets_;
-  std::unique_ptr<TestClient> client_ = std::make_unique<TestClient>();
 };
 
 // Persons created through CHT's API become one FHIR Patient each, delivered by pull mode
@@ -289,7 +253,7 @@ TEST_F(E2ePull, PullModeDeliversPersonsThroughTheRouter) {
             {"type", "person"},
             {"role", "chw"},
             {"place", place}},
-       200, kChtAdmin);
+       200, kChtSimAdmin);
 
   for (const auto& id : persons) {
     ASSERT_TRUE(waitUntil([&] { return total("Patient?identifier=" + id) == 1; }, 20s))
@@ -349,7 +313,7 @@ TEST_F(E2ePull, SigkillWhileDeliveringLosesAndDuplicatesNothing) {
                     {"parent", {{"_id", place}}},
                     {"reported_date", int64_t{1717400000000} + i}});
   }
-  json("POST", cht("/medic/_bulk_docs"), Json{{"docs", docs}}, 201, kChtAdmin);
+  json("POST", cht("/medic/_bulk_docs"), Json{{"docs", docs}}, 201, kChtSimAdmin);
 
   // Killed once a tenth of the Patients exist: deliveries are in flight.
   int64_t at_kill = 0;
