@@ -90,7 +90,7 @@ Deliveries deliveries(const Receiver& receiver) {
 TEST(ChtPullTest, BackfillSurvivesSigkillWithEveryPayloadDeliveredOnce) {
   TempDir dir;
   Receiver receiver;
-  ChtSimProcess sim(dir, receiver.url(""));
+  ChtSimProcess sim(dir, receiver.url(""), {"--set", "log.access_log=false"});
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   TestClient client;
   // cht-sim's own Sentinel stays quiet: pull mode is the only sender here.

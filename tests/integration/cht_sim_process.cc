@@ -2,17 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <vector>
 
 namespace chtlink::testing {
 
-ChtSimProcess::ChtSimProcess(const TempDir& dir, const std::string& router_url) {
+ChtSimProcess::ChtSimProcess(const TempDir& dir, const std::string& router_url,
+                             const std::vector<std::string>& extra_args, uint16_t port) {
   const std::string port_file = dir.file("sim.port");
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{CHTLINK_BINARY, "cht-sim", "--port", "0", "--port-file", port_file,
-                               "--store", "sqlite:" + dir.file("sim.db"), "--seed", "ltfu",
-                               "--router-url", router_url, "--set", "log.access_log=false"},
-      dir.path().string());
+  std::remove(port_file.c_str());  // a restart must not read the last run's port
+  std::vector<std::string> args{
+      CHTLINK_BINARY, "cht-sim", "--port",       std::to_string(port),
+      "--port-file",  port_file, "--store",      "sqlite:" + dir.file("sim.db"),
+      "--seed",       "ltfu",    "--router-url", router_url};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(args, dir.path().string());
   auto ports = readPortFile(port_file);
   port_ = ports.count("cht-sim") ? ports["cht-sim"] : 0;
 }

@@ -1,6 +1,8 @@
 // `chtlink cht-sim` and `chtlink outbound dry-run` as real processes: LTFU seed, outbound push
 // to a real local receiver that is down and then up, a restart keeping state, and the dry-run
 // exit codes against files and against the running emulator.
+#include "cht_sim_process.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -66,30 +68,6 @@ uint16_t freePort() {
   return probe.port();
 }
 
-class ChtSimProcess {
- public:
-  ChtSimProcess(const TempDir& dir, const std::string& router_url) {
-    const std::string port_file = dir.file("sim.port");
-    std::remove(port_file.c_str());
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{CHTLINK_BINARY, "cht-sim", "--port", "0", "--port-file", port_file,
-                                 "--store", "sqlite:" + dir.file("sim.db"), "--seed", "ltfu",
-                                 "--router-url", router_url, "--test-hooks"},
-        dir.path().string());
-    auto ports = readPortFile(port_file);
-    port_ = ports.count("cht-sim") ? ports["cht-sim"] : 0;
-  }
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  uint16_t port_ = 0;
-};
-
 class Http {
  public:
   Http() {
@@ -121,7 +99,7 @@ class Http {
 TEST(ChtSimProcessTest, PushWaitsWhileTheReceiverIsDownAndIsDeliveredWhenItIsUp) {
   TempDir dir;
   const uint16_t receiver_port = freePort();
-  ChtSimProcess sim(dir, "http://127.0.0.1:" + std::to_string(receiver_port));
+  ChtSimProcess sim(dir, "http://127.0.0.1:" + std::to_string(receiver_port), {"--test-hooks"});
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   Http http;
   auto created = http.send(
@@ -148,7 +126,7 @@ TEST(ChtSimProcessTest, RestartKeepsDocumentsAndSequence) {
   TempDir dir;
   std::string last_seq;
   {
-    ChtSimProcess sim(dir, "http://127.0.0.1:9");
+    ChtSimProcess sim(dir, "http://127.0.0.1:9", {"--test-hooks"});
     ASSERT_NE(sim.port(), 0) << sim.process().output();
     Http http;
     EXPECT_EQ(http.send("PUT", sim.url("/medic/kept"), R"({"v":1})").status, 201);
@@ -159,7 +137,7 @@ TEST(ChtSimProcessTest, RestartKeepsDocumentsAndSequence) {
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, 0) << sim.process().output();
   }
-  ChtSimProcess sim(dir, "http://127.0.0.1:9");
+  ChtSimProcess sim(dir, "http://127.0.0.1:9", {"--test-hooks"});
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   Http http;
   auto doc = http.send("GET", sim.url("/medic/kept"));
@@ -204,7 +182,7 @@ TEST(ChtSimProcessTest, DryRunShowsPayloadsAndFailsOnErrors) {
 
 TEST(ChtSimProcessTest, DryRunAgainstTheEmulatorUsesItsSettingsAndHydratedDocs) {
   TempDir dir;
-  ChtSimProcess sim(dir, "http://127.0.0.1:9");
+  ChtSimProcess sim(dir, "http://127.0.0.1:9", {"--test-hooks"});
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   Http http;
   auto place =

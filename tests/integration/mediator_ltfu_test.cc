@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "child_process.h"
+#include "cht_sim_process.h"
 #include "him_fixture.h"
 #include "receiver.h"
 #include "serve_process.h"
@@ -27,31 +28,6 @@ uint16_t freePort() {
   Receiver probe;
   return probe.port();
 }
-
-class ChtSim {
- public:
-  ChtSim(const TempDir& dir, uint16_t port, const std::string& router_url) {
-    const std::string port_file = dir.file("sim.port");
-    std::remove(port_file.c_str());
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{CHTLINK_BINARY, "cht-sim", "--port", std::to_string(port),
-                                 "--port-file", port_file, "--store",
-                                 "sqlite:" + dir.file("sim.db"), "--seed", "ltfu", "--router-url",
-                                 router_url, "--test-hooks"},
-        dir.path().string());
-    auto ports = readPortFile(port_file);
-    port_ = ports.count("cht-sim") ? ports["cht-sim"] : 0;
-  }
-  uint16_t port() const { return port_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  uint16_t port_ = 0;
-};
 
 // Calls as CHT's admin, to cht-sim, and plain calls to FHIR or the mediator.
 class Http {
@@ -118,7 +94,8 @@ class LtfuStack {
  public:
   explicit LtfuStack(std::vector<std::string> extra = {})
       : cht_port_(freePort()), serve_(dir_, sets(cht_port_, std::move(extra))) {
-    sim_ = std::make_unique<ChtSim>(dir_, cht_port_, serve_.router(""));
+    sim_ = std::make_unique<ChtSimProcess>(dir_, serve_.router(""),
+                                           std::vector<std::string>{"--test-hooks"}, cht_port_);
     serve_.createClient("interop-client", "interop-password", {"interop"});
     serve_.createChannel(
         channelTo("Mediator", "^/mediator/.*$", serve_.serve().port("mediator"),
@@ -136,7 +113,7 @@ class LtfuStack {
     return s;
   }
   HimServe& serve() { return serve_; }
-  ChtSim& sim() { return *sim_; }
+  ChtSimProcess& sim() { return *sim_; }
   std::string fhir(const std::string& path) { return serve_.serve().url("/fhir" + path, "fhir"); }
   net::ClientResponse viaRouter(const std::string& path, const Json& body) {
     auto r = serve_.routerCall("POST", path, kInterop, dumpJson(body));
@@ -167,7 +144,7 @@ class LtfuStack {
   TempDir dir_;
   uint16_t cht_port_;
   HimServe serve_;
-  std::unique_ptr<ChtSim> sim_;
+  std::unique_ptr<ChtSimProcess> sim_;
 };
 
 TEST(MediatorLtfuIntegrationTest, FollowUpRequestReachesTheChwAndTheEncounterComesBack) {
@@ -333,7 +310,7 @@ TEST(MediatorLtfuIntegrationTest, KilledBetweenSubscriptionAndRecordTheRestartFi
   }
   // Restart with a CHT that works: the operation is finished (record created, Subscription kept).
   const uint16_t sim_port = freePort();
-  ChtSim sim(dir, sim_port, "http://127.0.0.1:9");
+  ChtSimProcess sim(dir, "http://127.0.0.1:9", {"--test-hooks"}, sim_port);
   ASSERT_NE(sim.port(), 0) << sim.process().output();
   auto sets = durable;
   sets.push_back("mediator.cht_url=" + sim.url());
