@@ -190,16 +190,24 @@ Result<bool> deleteById(store::Transaction& tx, Collection c, const std::string&
   return n > 0;
 }
 
+Status upsertTransactionRow(store::Transaction& tx, const std::string& id,
+                            const std::string& channel_id, const std::string& client_id,
+                            const std::string& status, int64_t request_ts_ms, std::string doc) {
+  CHTLINK_TRY(tx.execute(
+      "INSERT INTO him_transactions (id, channel_id, client_id, status, request_ts, doc)"
+      " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+      " doc = excluded.doc",
+      {id, channel_id, client_id, status, request_ts_ms, std::move(doc)}));
+  return ok();
+}
+
 Status upsertTransactions(store::Transaction& tx, std::span<const Json> docs) {
   for (const Json& doc : docs) {
     int64_t ts = 0;
     if (auto t = parseClientTime(doc["request"].value("timestamp", ""))) ts = toUnixMillis(*t);
-    CHTLINK_TRY(tx.execute(
-        "INSERT INTO him_transactions (id, channel_id, client_id, status, request_ts, doc)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
-        " doc = excluded.doc",
-        {doc.value("_id", ""), doc.value("channelID", ""), doc.value("clientID", ""),
-         doc.value("status", ""), ts, dumpJson(doc)}));
+    CHTLINK_TRY(upsertTransactionRow(tx, doc.value("_id", ""), doc.value("channelID", ""),
+                                     doc.value("clientID", ""), doc.value("status", ""), ts,
+                                     dumpJson(doc)));
   }
   return ok();
 }

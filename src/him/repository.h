@@ -63,6 +63,10 @@ struct TransactionFilter {
   // checked on each row the columns above select, before paging.
   std::function<bool(const Json&)> matches;
 };
+// Inserts or replaces transaction `id`: its indexed columns and its document's JSON text.
+Status upsertTransactionRow(store::Transaction& tx, const std::string& id,
+                            const std::string& channel_id, const std::string& client_id,
+                            const std::string& status, int64_t request_ts_ms, std::string doc);
 Status upsertTransactions(store::Transaction& tx, std::span<const Json> docs);
 Result<std::vector<Json>> listTransactions(store::Transaction& tx, const TransactionFilter& f);
 Result<std::optional<Json>> findTransaction(store::Transaction& tx, const std::string& id);

@@ -2,17 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "him/repository.h"
+
 namespace chtlink::him {
 namespace {
 
-// The same row repository.h's upsertTransactions writes for a Json document.
 Status upsertRecords(store::Transaction& tx, const std::vector<TransactionRecord>& records) {
   for (const auto& r : records) {
-    CHTLINK_TRY(tx.execute(
-        "INSERT INTO him_transactions (id, channel_id, client_id, status, request_ts, doc)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
-        " doc = excluded.doc",
-        {r.id, r.channel_id, r.client_id, r.status, r.request_ts_ms, r.toJson()}));
+    CHTLINK_TRY(upsertTransactionRow(tx, r.id, r.channel_id, r.client_id, r.status, r.request_ts_ms,
+                                     r.toJson()));
   }
   return ok();
 }
