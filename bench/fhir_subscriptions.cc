@@ -17,7 +17,6 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +34,7 @@
 #include "base/random.h"
 #include "fhir/rest/fhir_service.h"
 #include "fhir/subscription/notifier.h"
+#include "load_driver.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/server.h"
@@ -43,6 +43,7 @@
 #include "store/migrations.h"
 
 using namespace chtlink;
+using bench::cpuSeconds;
 
 namespace {
 
@@ -67,15 +68,6 @@ std::string encounterJson(int i, bool matching) {
       R"("period":{{"start":"2024-03-01T10:00:00Z","end":"2024-03-01T10:30:00Z"}},)"
       R"("meta":{{"source":"cht"}}}})",
       k);
-}
-
-// CPU seconds (user + system, all threads) of this process: less noisy than rates when other
-// work shares the machine. Covers the server, the deliveries and the in-process receiver.
-double cpuSeconds() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
 double percentile(std::vector<double> v, double p) {

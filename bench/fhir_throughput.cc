@@ -21,7 +21,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -30,6 +29,7 @@
 #include "base/json.h"
 #include "base/random.h"
 #include "fhir/rest/fhir_service.h"
+#include "load_driver.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/server.h"
@@ -37,6 +37,10 @@
 #include "store/migrations.h"
 
 using namespace chtlink;
+using bench::cpuSeconds;
+using bench::drive;
+using bench::Run;
+using bench::writtenBytes;
 
 namespace {
 
@@ -52,77 +56,6 @@ std::string patientJson(int i) {
       R"("address":[{{"line":["12 Main road"],"city":"Nairobi","country":"KE"}}],)"
       R"("meta":{{"source":"cht"}}}})",
       i, i % 1000, i);
-}
-
-// CPU seconds (user + system, all threads) this process has used so far. Per-request CPU
-// cost stays meaningful when other work on the machine makes wall-clock rates noisy.
-double cpuSeconds() {
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
-
-// Bytes this process has written (to files and sockets alike: /proc/self/io "wchar").
-double writtenBytes() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  double value = 0;
-  while (io >> key >> value)
-    if (key == "wchar:") return value;
-  return 0;
-}
-
-struct Run {
-  double rate = 0;
-  double written_kb = 0;  // KiB written per request (database files and sockets)
-  double cpu_us = 0;      // CPU microseconds per request, whole process (server and client)
-  double p50_ms = 0;
-  double p99_ms = 0;
-  int failures = 0;
-};
-
-// `total` requests made by `make(i)`, `concurrency` in flight; latency of each recorded.
-Run drive(net::HttpClient& client, int total, int concurrency,
-          const std::function<net::ClientRequest(int)>& make, int expected_status) {
-  std::atomic<int> started{0}, finished{0}, failures{0};
-  std::vector<double> latencies(static_cast<size_t>(total));
-  std::mutex mu;
-  std::condition_variable cv;
-  std::function<void()> next = [&] {
-    int n = started.fetch_add(1);
-    if (n >= total) return;
-    auto t = std::chrono::steady_clock::now();
-    client.send(make(n), [&, n, t](Result<net::ClientResponse> r) {
-      latencies[static_cast<size_t>(n)] =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-      if (!r.has_value() || r->status != expected_status) failures.fetch_add(1);
-      next();
-      // Last: once the final request is counted, drive() returns and its locals go away.
-      if (finished.fetch_add(1) + 1 == total) {
-        std::lock_guard lock(mu);
-        cv.notify_all();
-      }
-    });
-  };
-  auto t0 = std::chrono::steady_clock::now();
-  double cpu0 = cpuSeconds();
-  double written0 = writtenBytes();
-  for (int i = 0; i < concurrency; ++i) next();
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return finished.load() == total; });
-  }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::sort(latencies.begin(), latencies.end());
-  Run run;
-  run.rate = total / seconds;
-  run.cpu_us = (cpuSeconds() - cpu0) * 1e6 / total;
-  run.written_kb = (writtenBytes() - written0) / 1024 / total;
-  run.p50_ms = latencies[latencies.size() / 2];
-  run.p99_ms = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
-  run.failures = failures.load();
-  return run;
 }
 
 }  // namespace
