@@ -85,6 +85,19 @@ Problem checkChtIdentifiers(const Json& body, size_t min, size_t max) {
   return std::nullopt;
 }
 
+// At least one identifier, each an object with a string value, of any system (Organization,
+// Endpoint, Practitioner).
+Problem checkIdentifierValues(const Json& body) {
+  if (auto p = needArray(body, "identifier", "identifier", 1, SIZE_MAX)) return p;
+  const Json& ids = body["identifier"];
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string at = fmt::format("identifier[{}]", i);
+    if (!ids[i].is_object()) return fieldName(at) + " must be of type object";
+    if (auto p = needString(ids[i], "value", at + ".value")) return p;
+  }
+  return std::nullopt;
+}
+
 bool oneOf(std::string_view value, std::initializer_list<std::string_view> allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
 }
@@ -252,13 +265,7 @@ Checked<EncounterInput> checkEncounter(Json body) {
 
 Checked<Json> checkOrganization(Json body) {
   if (auto p = checkResourceType(body, "Organization")) return refuse<Json>(*p);
-  if (auto p = needArray(body, "identifier", "identifier", 1, SIZE_MAX)) return refuse<Json>(*p);
-  for (size_t i = 0; i < body["identifier"].size(); ++i) {
-    std::string at = fmt::format("identifier[{}]", i);
-    if (!body["identifier"][i].is_object())
-      return refuse<Json>(fieldName(at) + " must be of type object");
-    if (auto p = needString(body["identifier"][i], "value", at + ".value")) return refuse<Json>(*p);
-  }
+  if (auto p = checkIdentifierValues(body)) return refuse<Json>(*p);
   auto name = body.find("name");
   if (name == body.end() || name->is_null()) return refuse<Json>(required("name"));
   if (name->is_array()) {  // rule 7: the reference schema wants an array of one name
@@ -282,13 +289,7 @@ Checked<Json> checkOrganization(Json body) {
 
 Checked<Json> checkEndpoint(Json body) {
   if (auto p = checkResourceType(body, "Endpoint")) return refuse<Json>(*p);
-  if (auto p = needArray(body, "identifier", "identifier", 1, SIZE_MAX)) return refuse<Json>(*p);
-  for (size_t i = 0; i < body["identifier"].size(); ++i) {
-    std::string at = fmt::format("identifier[{}]", i);
-    if (!body["identifier"][i].is_object())
-      return refuse<Json>(fieldName(at) + " must be of type object");
-    if (auto p = needString(body["identifier"][i], "value", at + ".value")) return refuse<Json>(*p);
-  }
+  if (auto p = checkIdentifierValues(body)) return refuse<Json>(*p);
   auto ct = body.find("connectionType");
   if (ct == body.end() || ct->is_null()) return refuse<Json>(required("connectionType"));
   // rule 7: the reference schema sends an array of one CodeableConcept; R4 wants one Coding.
@@ -332,13 +333,7 @@ Checked<Json> checkPractitioner(Json body) {
   auto ids = body.find("identifier");
   if (ids == body.end() || ids->is_null()) return refuse<Json>(required("identifier"));
   if (ids->is_object()) *ids = Json::array({*ids});  // rule 7
-  if (auto p = needArray(body, "identifier", "identifier", 1, SIZE_MAX)) return refuse<Json>(*p);
-  for (size_t i = 0; i < body["identifier"].size(); ++i) {
-    std::string at = fmt::format("identifier[{}]", i);
-    if (!body["identifier"][i].is_object())
-      return refuse<Json>(fieldName(at) + " must be of type object");
-    if (auto p = needString(body["identifier"][i], "value", at + ".value")) return refuse<Json>(*p);
-  }
+  if (auto p = checkIdentifierValues(body)) return refuse<Json>(*p);
   if (auto p = needArray(body, "name", "name", 1, SIZE_MAX)) return refuse<Json>(*p);
   for (size_t i = 0; i < body["name"].size(); ++i) {
     std::string at = fmt::format("name[{}]", i);
